@@ -1,0 +1,232 @@
+"""The ``initlab`` command: one thin command per job.
+
+Exit codes: 0 success, 1 a run failed at run time, 2 bad input. Errors go to stderr
+as one sentence; the traceback only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import initlab
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    help="Neural-network weight initialization: the Keras catalog, reproducible "
+    "seeds, diagnostics and multi-seed studies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"verbose": False}
+
+
+class BadInput(Exception):
+    """Raised by command code for input that the user must fix (exit code 2)."""
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print one sentence to stderr and exit with ``code``."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def guarded(code: int = EXIT_BAD_INPUT):
+    """Turn known input errors raised inside the block into ``fail``."""
+
+    class _Guard:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, exc, tb):
+            if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt)):
+                return False
+            if isinstance(exc, (BadInput, ValueError, TypeError, KeyError)):
+                if _state["verbose"]:
+                    return False
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+                fail(str(message), code)
+            return False
+
+    return _Guard()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"initlab {initlab.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show tracebacks on errors.")
+    ] = False,
+) -> None:
+    _state["verbose"] = verbose
+
+
+def parse_initializer(text: str) -> initlab.Initializer:
+    """A name (``he_normal``) or a config as JSON (``{"class_name": ...}``)."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"Invalid initializer config JSON {text!r}: {exc.msg}.") from None
+        return initlab.deserialize(config)
+    return initlab.get(text)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"512,256"`` -> ``(512, 256)``; ``""`` or ``"()"`` -> ``()``."""
+    stripped = text.strip().strip("()[]").strip()
+    if not stripped:
+        return ()
+    dims = []
+    for part in stripped.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            raise BadInput(
+                f"Malformed --shape {text!r}: {part!r} is not a non-negative integer. "
+                "Accepted: comma-separated non-negative integers, e.g. 512,256."
+            )
+        dims.append(int(part))
+    return tuple(dims)
+
+
+# ----------------------------------------------------------------------------- list
+
+
+@app.command("list")
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every initializer with its aliases and formula."""
+    entries = initlab.catalog()
+    if as_json:
+        print(json.dumps(entries, indent=2))
+        return
+    table = Table(title="initlab catalog")
+    for column in ("name", "class_name", "aliases", "formula"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry["name"], entry["class_name"], ", ".join(entry["aliases"]),
+                      entry["formula"])
+    console.print(table)
+
+
+# --------------------------------------------------------------------------- sample
+
+
+def sample_summary(init: initlab.Initializer, name: str, shape: tuple[int, ...],
+                   layout: str, dtype: str, seed: int | None) -> dict[str, Any]:
+    """Draw one array and summarize it against what the initializer promises."""
+    import numpy as np
+
+    if seed is not None and init.random:
+        config = init.get_config()
+        config["seed"] = seed
+        init = type(init).from_config(config)
+    values = init(shape, dtype, layout=layout)
+    stats = init.statistics(shape, layout)
+    wide = values.astype(np.float64)
+    empty = wide.size == 0
+    bounds = stats["bounds"]
+    return {
+        "name": name,
+        "class_name": type(init).__name__,
+        "config": init.get_config(),
+        "shape": list(shape),
+        "layout": layout,
+        "dtype": str(values.dtype),
+        "seed": seed,
+        "fan_in": stats["fan_in"],
+        "fan_out": stats["fan_out"],
+        "expected_mean": stats["expected_mean"],
+        "expected_std": stats["expected_std"],
+        "bounds": list(bounds) if bounds is not None else None,
+        "mean": None if empty else float(wide.mean()),
+        "std": None if empty else float(wide.std()),
+        "min": None if empty else float(wide.min()),
+        "max": None if empty else float(wide.max()),
+        "stream_version": initlab.STREAM_VERSION,
+        "_values": wide,
+    }
+
+
+@app.command("sample")
+def sample_command(
+    name: Annotated[str, typer.Argument(help="Initializer name, alias, or config as JSON.")],
+    shape: Annotated[str, typer.Option("--shape", help="Comma-separated shape, e.g. 512,256.")],
+    layout: Annotated[str, typer.Option("--layout", help="keras (in, out) or torch (out, in).")] = "keras",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draw (non-negative).")] = 0,
+    dtype: Annotated[str, typer.Option("--dtype", help="float16, bfloat16, float32 or float64.")] = "float32",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write a histogram PNG.")] = None,
+) -> None:
+    """Draw one weight tensor and compare its statistics with the formula."""
+    with guarded():
+        init = parse_initializer(name)
+        dims = parse_shape(shape)
+        if layout not in ("keras", "torch"):
+            raise BadInput(f"Invalid --layout {layout!r}. Accepted: keras, torch.")
+        if seed < 0:
+            raise BadInput(f"Invalid --seed {seed}: it must be a non-negative integer.")
+        summary = sample_summary(init, initlab.canonical_name(init), dims, layout, dtype,
+                                 seed)
+        drawn = initlab.deserialize({"class_name": summary["class_name"],
+                                     "config": summary["config"]})
+    values = summary.pop("_values")
+    if plot is not None:
+        from initlab.plots import sample_histogram
+
+        with guarded(EXIT_RUNTIME):
+            sample_histogram(values, drawn, summary, plot)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    table = Table(title=f"{summary['name']} {tuple(dims)} ({layout} layout, {summary['dtype']})")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key in ("fan_in", "fan_out", "expected_mean", "expected_std", "bounds", "mean",
+                "std", "min", "max"):
+        value = summary[key]
+        if isinstance(value, float):
+            value = f"{value:.6g}"
+        elif isinstance(value, list):
+            value = f"[{value[0]:.6g}, {value[1]:.6g}]"
+        table.add_row(key, str(value))
+    console.print(table)
+    if plot is not None:
+        console.print(f"histogram written to {plot}")
+
+
+def main() -> None:
+    """Entry point of the ``initlab`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
