@@ -203,27 +203,52 @@ class Initializer:
             layout: How fans are read from ``shape``: ``"keras"`` or ``"torch"``
                 (see :func:`initlab.compute_fans`). Defaults to ``"keras"``.
         """
+        return self.sample(shape, dtype, name=name, rng=rng, layout=layout)
+
+    def sample(
+        self,
+        shape: Any,
+        dtype: Any = None,
+        *,
+        name: str = "",
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+        layout: str = "keras",
+        fans: tuple[int, int] | None = None,
+    ) -> np.ndarray:
+        """Like calling the initializer, with two more controls for adapters.
+
+        Args:
+            seed: The seed used when the initializer has none of its own (a model
+                seed, say). The initializer's own int seed takes precedence.
+            fans: ``(fan_in, fan_out)`` to use instead of those read from
+                ``shape`` (layer-aware fans of grouped or depthwise convolutions).
+            shape, dtype, name, rng, layout: as in ``__call__``.
+        """
         shape = normalize_shape(shape)
         _check_layout(layout)
         dtype = resolve_dtype(dtype, floating_only=not self.accepts_integers)
         check_size(shape, dtype)
-        source = Source(rng, getattr(self, "seed", None), name,
+        own_seed = getattr(self, "seed", None)
+        source = Source(rng, own_seed if own_seed is not None else seed, name,
                         getattr(self, "stream_version", seeds.STREAM_VERSION))
-        return self._generate(shape, dtype, source, layout)
+        return self._generate(shape, dtype, source, layout, fans)
 
     def _generate(
-        self, shape: tuple[int, ...], dtype: np.dtype, source: Source, layout: str
+        self, shape: tuple[int, ...], dtype: np.dtype, source: Source, layout: str,
+        fans: tuple[int, int] | None = None,
     ) -> np.ndarray:
         raise NotImplementedError
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
         """What the values of ``shape`` should look like.
 
         Returns:
             A dict with ``fan_in``, ``fan_out``, ``expected_mean``,
             ``expected_std`` and ``bounds`` (a ``(low, high)`` pair or None).
         """
-        fan_in, fan_out = compute_fans(normalize_shape(shape), layout)
+        fan_in, fan_out = fans or compute_fans(normalize_shape(shape), layout)
         return {"fan_in": fan_in, "fan_out": fan_out, "expected_mean": None,
                 "expected_std": None, "bounds": None}
 

@@ -29,7 +29,7 @@ class Constant(Initializer):
     def _fill(self) -> float:
         return self.value
 
-    def _generate(self, shape, dtype, source: Source, layout):
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
         value = self._fill()
         if dtype.kind in "iu" and (float(value) != int(value) or not
                                    np.can_cast(np.min_scalar_type(int(value)), dtype)):
@@ -39,8 +39,9 @@ class Constant(Initializer):
             )
         return np.full(shape, value, dtype=dtype)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         value = float(self._fill())
         stats.update(expected_mean=value, expected_std=0.0, bounds=(value, value))
         return stats
@@ -97,7 +98,7 @@ class Identity(Initializer):
     def __init__(self, gain: float = 1.0):
         self.gain = check_finite(gain, "gain")
 
-    def _generate(self, shape, dtype, source: Source, layout):
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
         if len(shape) != 2:
             raise ValueError(
                 "Identity needs a 2-D shape. Received: "
@@ -107,8 +108,9 @@ class Identity(Initializer):
         eye = np.eye(*shape, dtype=np.float64) * self.gain
         return eye.astype(dtype)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         if len(shape) == 2 and min(shape) > 0:
             rows, cols = shape
             p = min(rows, cols) / (rows * cols)

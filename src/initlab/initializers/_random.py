@@ -106,12 +106,13 @@ class RandomNormal(RandomInitializer):
         self.mean = check_finite(mean, "mean")
         self.stddev = check_finite(stddev, "stddev", non_negative=True)
 
-    def _generate(self, shape, dtype, source: Source, layout):
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
         return draw(math.prod(shape), dtype, source,
                     _normal(self.mean, self.stddev)).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         stats.update(_stats(self.mean, self.stddev, None))
         return stats
 
@@ -139,12 +140,13 @@ class TruncatedNormal(RandomInitializer):
         self.mean = check_finite(mean, "mean")
         self.stddev = check_finite(stddev, "stddev", non_negative=True)
 
-    def _generate(self, shape, dtype, source: Source, layout):
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
         return draw(math.prod(shape), dtype, source,
                     _truncated_normal(self.mean, self.stddev)).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         bounds = (self.mean - 2 * self.stddev, self.mean + 2 * self.stddev)
         stats.update(_stats(self.mean, self.stddev * TRUNCATED_STD, bounds))
         return stats
@@ -175,12 +177,13 @@ class RandomUniform(RandomInitializer):
                 f"Received: minval={self.minval}, maxval={self.maxval}."
             )
 
-    def _generate(self, shape, dtype, source: Source, layout):
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
         return draw(math.prod(shape), dtype, source,
                     _uniform(self.minval, self.maxval)).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         std = (self.maxval - self.minval) / math.sqrt(12)
         stats.update(_stats((self.minval + self.maxval) / 2, std,
                             (self.minval, self.maxval)))
@@ -281,8 +284,11 @@ class VarianceScaling(RandomInitializer):
         self.input_axes = _check_axes(input_axes, "input_axes")
         self.output_axes = _check_axes(output_axes, "output_axes")
 
-    def fans(self, shape: tuple[int, ...], layout: str = "keras") -> tuple[int, int]:
+    def fans(self, shape: tuple[int, ...], layout: str = "keras",
+             override: tuple[int, int] | None = None) -> tuple[int, int]:
         """``(fan_in, fan_out)`` of ``shape`` as this initializer counts them."""
+        if override is not None:
+            return override
         if self.input_axes is not None and self.output_axes is not None:
             rank = len(shape)
             named = {a % rank for a in self.input_axes + self.output_axes}
@@ -290,13 +296,14 @@ class VarianceScaling(RandomInitializer):
             return compute_fans(shape, layout, self.input_axes, self.output_axes, others)
         return compute_fans(shape, layout)
 
-    def variance(self, shape: tuple[int, ...], layout: str = "keras") -> float:
-        fan_in, fan_out = self.fans(shape, layout)
+    def variance(self, shape: tuple[int, ...], layout: str = "keras",
+                 fans: tuple[int, int] | None = None) -> float:
+        fan_in, fan_out = self.fans(shape, layout, fans)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
         return self.scale / max(1.0, n[self.mode])
 
-    def _generate(self, shape, dtype, source: Source, layout):
-        variance = self.variance(shape, layout)
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
+        variance = self.variance(shape, layout, fans)
         if self.distribution == "truncated_normal":
             sampler = _truncated_normal(0.0, math.sqrt(variance) / TRUNCATED_STD)
         elif self.distribution == "untruncated_normal":
@@ -306,11 +313,12 @@ class VarianceScaling(RandomInitializer):
             sampler = _uniform(-limit, limit)
         return draw(math.prod(shape), dtype, source, sampler).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         shape = tuple(shape)
-        stats["fan_in"], stats["fan_out"] = self.fans(shape, layout)
-        std = math.sqrt(self.variance(shape, layout))
+        stats["fan_in"], stats["fan_out"] = self.fans(shape, layout, fans)
+        std = math.sqrt(self.variance(shape, layout, fans))
         if self.distribution == "truncated_normal":
             limit = 2 * std / TRUNCATED_STD
             stats.update(_stats(0.0, std, (-limit, limit)))
@@ -449,7 +457,7 @@ class Orthogonal(RandomInitializer):
             return math.prod(shape[:-1]), shape[-1]
         return shape[0], math.prod(shape[1:])
 
-    def _generate(self, shape, dtype, source: Source, layout):
+    def _generate(self, shape, dtype, source: Source, layout, fans=None):
         rows, cols = self.matrix_shape(shape, layout)
         if rows == 0 or cols == 0:
             return np.zeros(shape, dtype=dtype)
@@ -463,8 +471,9 @@ class Orthogonal(RandomInitializer):
         q *= self.gain
         return np.ascontiguousarray(q).reshape(shape).astype(dtype, copy=False)
 
-    def statistics(self, shape: Any, layout: str = "keras") -> dict[str, Any]:
-        stats = super().statistics(shape, layout)
+    def statistics(self, shape: Any, layout: str = "keras",
+                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+        stats = super().statistics(shape, layout, fans)
         rows, cols = self.matrix_shape(tuple(shape), layout)
         if rows and cols:
             # Each orthonormal row (or column) of length m has squared norm 1.
