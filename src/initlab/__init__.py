@@ -41,6 +41,10 @@ _LAZY_TORCH = ("initialize", "fingerprint", "seed_everything", "diagnose", "reco
 
 def __getattr__(name: str) -> Any:
     # torch-dependent names load torch on first use only.
+    if name == "torch":
+        import initlab.torch
+
+        return initlab.torch
     if name in _LAZY_TORCH:
         import initlab.torch
 
