@@ -32,8 +32,10 @@ from initlab.initializers import catalog as catalog
 from initlab.initializers import compute_fans as compute_fans
 from initlab.initializers import deserialize as deserialize
 from initlab.initializers import get as get
+from initlab.initializers import get_num_threads as get_num_threads
 from initlab.initializers import register as register
 from initlab.initializers import serialize as serialize
+from initlab.initializers import set_num_threads as set_num_threads
 from initlab.seeds import STREAM_VERSION as STREAM_VERSION
 
 _LAZY_TORCH = ("initialize", "fingerprint", "seed_everything", "diagnose", "recommend")

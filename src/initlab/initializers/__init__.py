@@ -2,7 +2,9 @@
 
 from initlab.initializers._base import Initializer as Initializer
 from initlab.initializers._base import RandomInitializer as RandomInitializer
+from initlab.initializers._base import get_num_threads as get_num_threads
 from initlab.initializers._base import resolve_dtype as resolve_dtype
+from initlab.initializers._base import set_num_threads as set_num_threads
 from initlab.initializers._constant import Constant as Constant
 from initlab.initializers._constant import Identity as Identity
 from initlab.initializers._constant import Ones as Ones

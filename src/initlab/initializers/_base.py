@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import ml_dtypes
@@ -128,17 +130,64 @@ class Source:
 ChunkSampler = Callable[[np.random.Generator, int, np.dtype], np.ndarray]
 
 
+_threads: dict[str, Any] = {"count": None, "pool": None}
+
+
+def get_num_threads() -> int:
+    """Threads that draw the chunks of one tensor (the bytes never depend on it)."""
+    if _threads["count"] is None:
+        env = os.environ.get("INITLAB_NUM_THREADS", "")
+        _threads["count"] = int(env) if env.isdigit() and int(env) > 0 else min(
+            os.cpu_count() or 1, 8)
+    return _threads["count"]
+
+
+def set_num_threads(count: int) -> None:
+    """Set how many threads draw chunks; the values drawn stay the same bytes.
+
+    Raises:
+        ValueError: ``count`` is not a positive integer.
+    """
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(
+            f"The thread count must be a positive integer. Received: {count!r}."
+        )
+    if _threads["pool"] is not None:
+        _threads["pool"].shutdown(wait=True)
+    _threads.update(count=int(count), pool=None)
+
+
+def _pool() -> ThreadPoolExecutor:
+    if _threads["pool"] is None:
+        _threads["pool"] = ThreadPoolExecutor(get_num_threads(),
+                                              thread_name_prefix="initlab-draw")
+    return _threads["pool"]
+
+
 def draw(size: int, dtype: np.dtype, source: Source, sample: ChunkSampler) -> np.ndarray:
     """Fill a flat array of ``size`` elements chunk by chunk.
 
     Each chunk is sampled in the work dtype (float32, or float64 for float64 output)
-    and cast into the output, so no full-size temporary is made.
+    and cast into the output, so no full-size temporary is made. Chunk ``k`` comes
+    from its own generator, so chunks are drawn by a pool of threads (NumPy releases
+    the GIL while filling) and the bytes never depend on the thread count. With an
+    explicit ``rng`` the chunks are drawn one after another from it.
     """
     out = np.empty(size, dtype=dtype)
     work = work_dtype(dtype)
-    for index, start in enumerate(range(0, size, seeds.CHUNK_SIZE)):
+    count = -(-size // seeds.CHUNK_SIZE)
+
+    def fill(index: int) -> None:
+        start = index * seeds.CHUNK_SIZE
         stop = min(start + seeds.CHUNK_SIZE, size)
         out[start:stop] = sample(source.chunk(index), stop - start, work)
+
+    if source.rng is not None or count < 4 or get_num_threads() == 1:
+        for index in range(count):
+            fill(index)
+    else:
+        for _ in _pool().map(fill, range(count)):
+            pass
     return out
 
 
