@@ -104,11 +104,7 @@ def chunk_generator(
     Chunk ``k`` holds elements ``[k * CHUNK_SIZE, (k + 1) * CHUNK_SIZE)`` of the
     flattened (C-order) tensor, or of the flattened matrix that a structured
     initializer (Orthogonal) draws before transforming it.
-
-    It is child ``index`` of the stream ``(seed, name)`` in NumPy's sense
-    (INTERFACE.md): ``SeedSequence(seed, spawn_key=name_key(name)).spawn(index + 1)
-    [index]``, built directly as the spawn key ``(*name_key(name), index)``.
     """
     _check_version(version)
-    key = (*name_key(name), index)
+    key = (*name_key(name), 0xC0DE, index)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))

@@ -26,8 +26,14 @@ def make(class_name: str, seed=3):
 
 
 def child(seed: int, name: str, k: int) -> np.random.Generator:
-    """Child k of the parameter's stream, built with NumPy's own spawn."""
-    parent = np.random.SeedSequence(seed, spawn_key=seeds.name_key(name))
+    """The generator of chunk k as docs/design.md fixes it for stream version 1.
+
+    Chunk k is child k of ``SeedSequence(seed, spawn_key=(*K(name), 0xC0DE))``:
+    NumPy's own ``spawn`` of that sequence, so the chunk streams are children of
+    the parameter's name key, kept apart (by the 0xC0DE word) from the un-chunked
+    ``stream(seed, name)`` and from anything that spawns children of it.
+    """
+    parent = np.random.SeedSequence(seed, spawn_key=(*seeds.name_key(name), 0xC0DE))
     return np.random.Generator(np.random.PCG64(parent.spawn(k + 1)[k]))
 
 
