@@ -290,3 +290,23 @@ def test_bad_seed_is_refused():
         initialize(nn.Linear(2, 2), seed=-1)
     with pytest.raises(TypeError, match="seed"):
         initialize(nn.Linear(2, 2), seed="zero")
+
+
+# ----------------------------------------------------------------- meta device
+
+
+def test_meta_model_is_materialized_with_the_same_bytes_as_cpu():
+    def build():
+        return nn.Sequential(nn.Linear(64, 128), nn.BatchNorm1d(128), nn.ReLU(),
+                             nn.Linear(128, 10), nn.Embedding(7, 3))
+
+    cpu = build()
+    initialize(cpu, "keras", seed=2)
+    with torch.device("meta"):
+        meta = build()
+    assert all(p.is_meta for p in meta.parameters())
+    initialize(meta, "keras", seed=2)
+    assert not any(p.is_meta for p in meta.parameters())
+    assert fingerprint(meta) == fingerprint(cpu)
+    assert torch.equal(meta[1].running_mean, torch.zeros(128))
+    assert torch.equal(meta[1].running_var, torch.ones(128))

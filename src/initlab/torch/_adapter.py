@@ -241,6 +241,7 @@ def initialize(
     fans: str = "compatible",
     recurrent: str = "fused",
     prefix: str = "",
+    device: Any = None,
 ) -> InitReport:
     """Initialize every parameter of ``model`` in place.
 
@@ -267,6 +268,9 @@ def initialize(
             ``"fused"``.
         prefix: Prepended to every parameter name (re-initialize ``model.head``
             with ``prefix="head."`` to get what the whole-model call gave it).
+        device: Where a model built on the ``meta`` device is materialized (once,
+            with ``to_empty``) before it is initialized. Defaults to None: "cpu"
+            for a meta model; other models stay where they are.
 
     Returns:
         An :class:`InitReport`, one row per parameter.
@@ -283,6 +287,10 @@ def initialize(
     if not isinstance(prefix, str):
         raise TypeError(f"`prefix` must be a string. Received: {prefix!r}.")
     base, rules, single = _check_policy(policy)
+    if any(p.is_meta for p in model.parameters()):
+        _materialize(model, "cpu" if device is None else device)
+    elif device is not None:
+        model.to(device)
     label = base if single is None and not rules else (
         canonical_name(single) if single is not None else f"rules(base={base})")
     report = InitReport(policy=label, seed=seed)
@@ -314,11 +322,6 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
         )
         return ParamRow(qualified, shape, "unknown", None, None, None, None,
                         "left unchanged")
-    if param.is_meta:
-        raise ValueError(
-            f"Parameter {qualified!r} is on the meta device; materialize the model "
-            "first, e.g. model.to_empty(device='cpu')."
-        )
     if slot.role == _slots.UNKNOWN:
         # A rule names a parameter of an unknown module: draw it in its own layout.
         slot = Slot(slot.role, slot.family, [_slots.Part("", shape)],
@@ -334,7 +337,7 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
                                   seed=seed, layout=layout, fans=part_fans))
         if stats is None:
             stats = init.statistics(part.shape, layout, part_fans)
-    values = np.ascontiguousarray(slot.assemble(arrays))
+    values = slot.assemble(arrays)  # may be a transposed view: copy_ reads strides
     note = "; ".join(slot.notes)
     if choice.unit_forget_bias:
         values = values.copy()
@@ -345,9 +348,7 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
         values = values.copy()
         values[module.padding_idx] = 0.0
         note = f"padding_idx row {module.padding_idx} zeroed"
-    tensor = torch.from_numpy(values).to(device=param.device, dtype=param.dtype)
-    with torch.no_grad():
-        param.copy_(tensor.reshape(shape))
+    _write(param, values.reshape(shape))
     sampled = float(values.std()) if values.size > 1 else None
     name = canonical_name(init)
     if choice.source.startswith("rule"):
@@ -355,6 +356,33 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
     assert stats is not None
     return ParamRow(qualified, shape, name, stats["fan_in"], stats["fan_out"],
                     stats["expected_std"], sampled, note)
+
+
+def _write(param: torch.Tensor, values: np.ndarray) -> None:
+    """Copy host values into ``param``; through pinned memory for a GPU."""
+    source = torch.from_numpy(values)
+    with torch.no_grad():
+        if param.device.type == "cpu":
+            param.copy_(source)  # casts to float16/bfloat16 as .to(dtype) does
+        else:
+            staged = source.to(param.dtype).pin_memory() if torch.cuda.is_available() \
+                else source.to(param.dtype)
+            param.copy_(staged, non_blocking=False)
+
+
+def _materialize(model: nn.Module, device: Any) -> None:
+    """Give a model built on the meta device real (uninitialized) storage once."""
+    model.to_empty(device=device)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._NormBase):
+            module.reset_running_stats()
+        elif any(True for _ in module.buffers(recurse=False)):
+            names = [name for name, _ in module.named_buffers(recurse=False)]
+            warnings.warn(
+                f"Buffers {names} of {type(module).__name__} were created on the meta "
+                "device and hold uninitialized memory; set them yourself.",
+                UnknownParameterWarning, stacklevel=3,
+            )
 
 
 def fingerprint(model: nn.Module, length: int = 16) -> str:
