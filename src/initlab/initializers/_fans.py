@@ -57,8 +57,15 @@ def _axes(axes: Axes, rank: int, argument: str) -> tuple[int, ...]:
         return ()
     if isinstance(axes, numbers.Integral):
         axes = (axes,)
+    try:
+        items = tuple(axes)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"`{argument}` must be an int or a sequence of ints. "
+            f"Received: {argument}={axes!r}."
+        ) from None
     result = []
-    for axis in axes:
+    for axis in items:
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"`{argument}` must be integers. Received: {argument}={axes!r}.")
         if not -rank <= axis < rank:
@@ -93,10 +100,15 @@ def compute_fans(
     - ``"torch"``: rank 0 and 1 as above, rank N ``(out, in, *k)`` gives
       ``(in * prod(k), out * prod(k))``, as PyTorch's fan helper.
 
-    Explicit axes follow ``jax.nn.initializers``: ``fan_in`` is the product of the
-    ``in_axis`` dimensions times the receptive field (every dimension that is in
-    none of ``in_axis``, ``out_axis`` and ``batch_axis``), likewise ``fan_out``.
-    An axis not given takes the layout's default (keras: in -2, out -1; torch: in 1,
+    Explicit axes follow ``jax.nn.initializers``: with ``in``, ``out`` and ``batch``
+    the products of those axes' dimensions and ``receptive = size / (in * out *
+    batch)``, ``fan_in = in * receptive`` and ``fan_out = out * receptive``. With
+    disjoint axes that is ``in`` (``out``) times every dimension named by none of
+    them; an axis named both in and out (Flax's ``Embed``: ``in_axis=-2,
+    out_axis=0`` on ``(num, features)``) counts in neither fan, so that gives
+    ``(features, features)``. The value is computed without dividing, so zero-size
+    shapes give 0 or the other dimensions' product, never a division by zero. An
+    axis not given takes the layout's default (keras: in -2, out -1; torch: in 1,
     out 0).
 
     Args:
@@ -112,7 +124,8 @@ def compute_fans(
     _check_layout(layout)
     shape = normalize_shape(shape)
     rank = len(shape)
-    batch = _axes(batch_axis, rank, "batch_axis") if batch_axis else ()
+    # ``batch_axis=0`` names axis 0: test for "no axes", not for falsiness.
+    batch = _axes(batch_axis, rank, "batch_axis")
     if in_axis is None and out_axis is None and not batch:
         if rank == 0:
             return 1, 1
@@ -131,8 +144,17 @@ def compute_fans(
     default_in, default_out = (-2, -1) if layout == "keras" else (1, 0)
     ins = _axes(default_in if in_axis is None else in_axis, rank, "in_axis")
     outs = _axes(default_out if out_axis is None else out_axis, rank, "out_axis")
-    named = set(ins) | set(outs) | set(batch)
-    receptive = math.prod(d for axis, d in enumerate(shape) if axis not in named)
-    fan_in = math.prod(shape[a] for a in ins) * receptive
-    fan_out = math.prod(shape[a] for a in outs) * receptive
-    return int(fan_in), int(fan_out)
+    # JAX: fan_in = in * size / (in * out * batch) = size / (out * batch), i.e. the
+    # product of shape[a] ** (1 - times a is named in out or batch); likewise fan_out.
+    def fan(excluded: tuple[int, ...]) -> int:
+        powers = [1 - excluded.count(axis) for axis in range(rank)]
+        if min(powers) < 0:
+            raise ValueError(
+                "Fan axes name a dimension more than once across out/in and "
+                f"batch axes (in_axis={in_axis!r}, out_axis={out_axis!r}, "
+                f"batch_axis={batch_axis!r}) for shape={shape}; the fans would not "
+                "be whole numbers."
+            )
+        return math.prod(d for d, power in zip(shape, powers) if power == 1)
+
+    return int(fan(outs + batch)), int(fan(ins + batch))

@@ -290,10 +290,19 @@ class VarianceScaling(RandomInitializer):
         if override is not None:
             return override
         if self.input_axes is not None and self.output_axes is not None:
+            # Keras 3.15: the products of the named dimensions alone (an axis in
+            # both lists counts in both).
             rank = len(shape)
-            named = {a % rank for a in self.input_axes + self.output_axes}
-            others = tuple(a for a in range(rank) if a not in named)
-            return compute_fans(shape, layout, self.input_axes, self.output_axes, others)
+            for argument, axes in (("input_axes", self.input_axes),
+                                   ("output_axes", self.output_axes)):
+                for axis in axes:
+                    if not -rank <= axis < rank:
+                        raise ValueError(
+                            f"`{argument}`={axes!r} is out of range for shape={shape} "
+                            f"of rank {rank}."
+                        )
+            return (math.prod(shape[a] for a in self.input_axes),
+                    math.prod(shape[a] for a in self.output_axes))
         return compute_fans(shape, layout)
 
     def variance(self, shape: tuple[int, ...], layout: str = "keras",
