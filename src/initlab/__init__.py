@@ -10,7 +10,9 @@ from typing import Any
 from initlab._version import __version__ as __version__
 from initlab.initializers import CATALOG as CATALOG
 from initlab.initializers import TRUNCATED_STD as TRUNCATED_STD
+from initlab.initializers import EXTRAS as EXTRAS
 from initlab.initializers import Constant as Constant
+from initlab.initializers import DeltaOrthogonal as DeltaOrthogonal
 from initlab.initializers import GlorotNormal as GlorotNormal
 from initlab.initializers import GlorotUniform as GlorotUniform
 from initlab.initializers import HeNormal as HeNormal
@@ -24,7 +26,9 @@ from initlab.initializers import Orthogonal as Orthogonal
 from initlab.initializers import RandomInitializer as RandomInitializer
 from initlab.initializers import RandomNormal as RandomNormal
 from initlab.initializers import RandomUniform as RandomUniform
+from initlab.initializers import TorchTruncatedNormal as TorchTruncatedNormal
 from initlab.initializers import TruncatedNormal as TruncatedNormal
+from initlab.initializers import UnboundTruncationWarning as UnboundTruncationWarning
 from initlab.initializers import VarianceScaling as VarianceScaling
 from initlab.initializers import Zeros as Zeros
 from initlab.initializers import canonical_name as canonical_name

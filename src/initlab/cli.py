@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 import initlab
+from initlab.study.spec import POLICIES, StudySpec, default_inits, split_entries
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -120,7 +121,7 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List every initializer with its aliases and formula."""
-    entries = initlab.catalog()
+    entries = initlab.catalog(include_extras=True)
     if as_json:
         print(json.dumps(entries, indent=2))
         return
@@ -128,9 +129,10 @@ def list_command(
     for column in ("name", "class_name", "aliases", "formula"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(entry["name"], entry["class_name"], ", ".join(entry["aliases"]),
-                      entry["formula"])
+        table.add_row(entry["name"] + ("" if entry["keras"] else " *"),
+                      entry["class_name"], ", ".join(entry["aliases"]), entry["formula"])
     console.print(table)
+    console.print("* beyond Keras's catalog: Keras cannot load these configs.")
 
 
 # --------------------------------------------------------------------------- sample
@@ -217,6 +219,171 @@ def sample_command(
     console.print(table)
     if plot is not None:
         console.print(f"histogram written to {plot}")
+
+
+# ---------------------------------------------------------------------------- study
+
+
+#: The defaults of the study flags: those of StudySpec, so they cannot drift apart.
+_SPEC = {name: spec_field.default
+         for name, spec_field in StudySpec.__dataclass_fields__.items()}
+
+
+def parse_study_seed(text: str) -> int | str:
+    """``"7"`` -> 7; ``"random"`` stays ``"random"`` (drawn when the spec is built)."""
+    text = text.strip()
+    if text == "random":
+        return text
+    if not text.isdigit():
+        raise BadInput(
+            f"Invalid --seed {text!r}. Accepted: a non-negative integer or 'random'."
+        )
+    return int(text)
+
+
+def parse_inits(text: str | None) -> tuple[Any, ...]:
+    """``--inits`` text -> entries: policy names as given, the rest as initializers."""
+    if text is None:
+        return default_inits()
+    entries: list[Any] = []
+    for entry in split_entries(text):
+        if entry in POLICIES:
+            entries.append(entry)
+            continue
+        try:
+            entries.append(parse_initializer(entry))
+        except ValueError as exc:
+            raise BadInput(
+                f"Invalid --inits entry {entry!r}: {exc} The policies "
+                f"{', '.join(POLICIES)} are accepted too."
+            ) from None
+    return tuple(entries)
+
+
+def _study_table(cells: list[Any], title: str) -> Table:
+    from initlab.study.report import ranked_rows
+
+    from rich import box
+
+    header, rows = ranked_rows(cells, compact=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True,
+                  caption="n: seeds in the statistics; div: diverged runs, excluded; "
+                  "± std: sample standard deviation over seeds (ddof=1).")
+    for column in header:
+        if column == "init":
+            table.add_column(column, overflow="fold")
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@app.command("study")
+def study_command(
+    dataset: Annotated[str, typer.Option(help="Dataset: digits.")] = _SPEC["dataset"],
+    model: Annotated[str, typer.Option(help="Model: mlp.")] = _SPEC["model"],
+    inits: Annotated[str | None, typer.Option(
+        help="Comma-separated initializer names or JSON configs, or the policies "
+        "keras, torch. Default: the 15 catalog initializers.")] = None,
+    seeds: Annotated[int, typer.Option(
+        help="Seeds per init entry.")] = _SPEC["seeds"],
+    seed: Annotated[str, typer.Option(
+        help="First run seed (runs use S..S+N-1), or 'random'.")] = str(_SPEC["seed"]),
+    epochs: Annotated[int, typer.Option(
+        help="Training epochs per run.")] = _SPEC["epochs"],
+    out: Annotated[Path | None, typer.Option(
+        help="Output folder. Default: runs/<dataset>-<model>-<spec hash>.")] = None,
+    depth: Annotated[int, typer.Option(
+        help="Hidden layers of the MLP.")] = _SPEC["depth"],
+    width: Annotated[int, typer.Option(
+        help="Units per hidden layer.")] = _SPEC["width"],
+    activation: Annotated[str, typer.Option(
+        help="relu, tanh, sigmoid, selu, gelu or linear.")] = _SPEC["activation"],
+    optimizer: Annotated[str, typer.Option(
+        help="sgd or adam.")] = _SPEC["optimizer"],
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = _SPEC["lr"],
+    momentum: Annotated[float, typer.Option(
+        help="SGD momentum (sgd only).")] = _SPEC["momentum"],
+    batch_size: Annotated[int, typer.Option(
+        help="Examples per step.")] = _SPEC["batch_size"],
+    split_seed: Annotated[int, typer.Option(
+        help="Seed of the stratified 80/20 train/test split.")] = _SPEC["split_seed"],
+    workers: Annotated[int | None, typer.Option(
+        help="Training processes. Default: min(2, CPU count).")] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", help="No progress bar and no table; print the output folder.")
+    ] = False,
+) -> None:
+    """Train every init entry on every seed; rank the entries by test accuracy.
+
+    Writes results.sqlite, summary.csv, report.md and curves.png into --out.
+    Running the same command again skips the runs already done.
+    """
+    with guarded():
+        spec = StudySpec(
+            dataset=dataset, model=model, inits=parse_inits(inits), seeds=seeds,
+            seed=parse_study_seed(seed), epochs=epochs, depth=depth, width=width,
+            activation=activation, optimizer=optimizer, lr=lr, momentum=momentum,
+            batch_size=batch_size, split_seed=split_seed,
+        )
+        from initlab.study.runner import run_study, validate_study
+
+        out_dir, n_workers = validate_study(spec, out, workers)
+    seed_note = f"seed {spec.seed}" + (
+        f" (drawn at random; --seed {spec.seed} repeats it)" if spec.seed_drawn else ""
+    )
+    with guarded(EXIT_RUNTIME):
+        if quiet:
+            outcome = run_study(spec, out_dir, workers=n_workers)
+        else:
+            err_console.print(
+                f"study {spec.dataset}/{spec.model}: {len(spec.inits)} init entries x "
+                f"{spec.seeds} seeds = {len(spec.inits) * spec.seeds} runs, "
+                f"{seed_note}, into {out_dir}", highlight=False)
+            outcome = _run_with_progress(spec, out_dir, n_workers, run_study)
+    if quiet:
+        print(out_dir)
+    else:
+        title = (f"{spec.dataset} / {spec.model}: final test accuracy "
+                 f"({spec.epochs} epochs, {spec.seeds} seeds)")
+        console.print(_study_table(outcome.cells, title))
+        console.print(
+            f"trained {outcome.trained} run(s), skipped {outcome.skipped} already done"
+            + (f", {outcome.elsewhere} held by another process" if outcome.elsewhere
+               else "") + f"; {seed_note}. Results in {out_dir}", highlight=False)
+    for run_id, error in outcome.failures:
+        err_console.print(f"[red]run {run_id} failed:[/red] {error}", highlight=False)
+    if outcome.failures:
+        fail(f"{len(outcome.failures)} run(s) failed; their errors are in "
+             f"{out_dir / 'results.sqlite'}; run the command again to retry them.",
+             EXIT_RUNTIME)
+
+
+def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
+                       run_study: Any) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("runs"), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("training", total=None)
+
+        def advance(done: int, total: int, result: Any) -> None:
+            if result is None:  # the start: runs already done count as done
+                bar.reset(task, total=total, completed=done)
+            else:
+                bar.update(task, completed=done)
+
+        return run_study(spec, out_dir, workers=workers, progress=advance)
 
 
 def main() -> None:

@@ -9,6 +9,9 @@ from initlab.initializers._constant import Constant as Constant
 from initlab.initializers._constant import Identity as Identity
 from initlab.initializers._constant import Ones as Ones
 from initlab.initializers._constant import Zeros as Zeros
+from initlab.initializers._extra import DeltaOrthogonal as DeltaOrthogonal
+from initlab.initializers._extra import TorchTruncatedNormal as TorchTruncatedNormal
+from initlab.initializers._extra import UnboundTruncationWarning as UnboundTruncationWarning
 from initlab.initializers._fans import compute_fans as compute_fans
 from initlab.initializers._random import TRUNCATED_STD as TRUNCATED_STD
 from initlab.initializers._random import GlorotNormal as GlorotNormal
@@ -23,6 +26,7 @@ from initlab.initializers._random import RandomUniform as RandomUniform
 from initlab.initializers._random import TruncatedNormal as TruncatedNormal
 from initlab.initializers._random import VarianceScaling as VarianceScaling
 from initlab.initializers._registry import CATALOG as CATALOG
+from initlab.initializers._registry import EXTRAS as EXTRAS
 from initlab.initializers._registry import canonical_name as canonical_name
 from initlab.initializers._registry import catalog as catalog
 from initlab.initializers._registry import deserialize as deserialize

@@ -10,6 +10,7 @@ from typing import Any
 
 from initlab.initializers._base import Initializer
 from initlab.initializers._constant import Constant, Identity, Ones, Zeros
+from initlab.initializers._extra import DeltaOrthogonal, TorchTruncatedNormal
 from initlab.initializers._random import (
     GlorotNormal,
     GlorotUniform,
@@ -24,7 +25,7 @@ from initlab.initializers._random import (
     VarianceScaling,
 )
 
-__all__ = ["CATALOG", "catalog", "deserialize", "get", "register", "serialize",
+__all__ = ["CATALOG", "EXTRAS", "catalog", "deserialize", "get", "register", "serialize",
            "canonical_name"]
 
 #: The catalog, in the order ``initlab list`` shows it.
@@ -33,6 +34,9 @@ CATALOG: tuple[type[Initializer], ...] = (
     VarianceScaling, Orthogonal, Identity, LecunUniform, LecunNormal,
     GlorotUniform, GlorotNormal, HeUniform, HeNormal,
 )
+
+#: Initializers beyond Keras's catalog (not in Keras, so Keras cannot load them).
+EXTRAS: tuple[type[Initializer], ...] = (DeltaOrthogonal, TorchTruncatedNormal)
 
 # Extra names Keras 3 accepts, plus the xavier_* / kaiming_* aliases (Keras semantics:
 # the normal variants are truncated).
@@ -65,7 +69,7 @@ def _index(cls: type[Initializer]) -> None:
     _NAMES[_snake(cls.__name__)] = cls
 
 
-for _cls in CATALOG:
+for _cls in CATALOG + EXTRAS:
     _index(_cls)
 _NAMES.update(_ALIASES)
 
@@ -82,12 +86,18 @@ def aliases(cls: type[Initializer]) -> list[str]:
     return [name for name, c in _NAMES.items() if c is cls and name != canonical]
 
 
-def catalog() -> list[dict[str, Any]]:
-    """One entry per catalog initializer: name, class_name, aliases, formula."""
+def catalog(include_extras: bool = False) -> list[dict[str, Any]]:
+    """One entry per catalog initializer: name, class_name, aliases, formula, keras.
+
+    Args:
+        include_extras: Also list the initializers beyond Keras's catalog
+            (``keras`` is False for them). Defaults to False.
+    """
+    classes = CATALOG + EXTRAS if include_extras else CATALOG
     return [
         {"name": canonical_name(cls), "class_name": cls.__name__,
-         "aliases": aliases(cls), "formula": cls.formula}
-        for cls in CATALOG
+         "aliases": aliases(cls), "formula": cls.formula, "keras": cls in CATALOG}
+        for cls in classes
     ]
 
 
