@@ -46,11 +46,17 @@ def resolve_dtype(dtype: object, *, floating_only: bool = True) -> np.dtype:
                 f"Unknown dtype {dtype!r}. Accepted: {', '.join(FLOAT_DTYPES)}"
                 + ("." if floating_only else ", or an integer dtype.")
             ) from None
-    is_float = resolved == _BFLOAT16 or resolved.kind == "f"
-    if floating_only and (not is_float or resolved.itemsize > 8):
+    is_float = resolved == _BFLOAT16 or (resolved.kind == "f" and resolved.itemsize <= 8)
+    if floating_only and not is_float:
         raise TypeError(
             f"Random initializers need a floating dtype; received dtype={resolved.name}. "
             f"Accepted: {', '.join(FLOAT_DTYPES)}."
+        )
+    if not is_float and resolved.kind not in "biu":
+        # Constant fills take numbers only: no complex, text, object or dates.
+        raise TypeError(
+            f"Unsupported dtype={resolved.name}. Accepted: {', '.join(FLOAT_DTYPES)}, "
+            "an integer dtype or bool."
         )
     return resolved
 

@@ -4,11 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from initlab.initializers._base import Initializer, Source, check_finite
 
 __all__ = ["Constant", "Identity", "Ones", "Zeros"]
+
+
+def exact_fill(value: float, dtype: np.dtype, what: str) -> Any:
+    """``value`` ready to fill an array of ``dtype``, or a ValueError naming it.
+
+    Integer and bool dtypes take whole numbers within their range only, so they are
+    stored exactly; floating dtypes round, but refuse a value that overflows to inf.
+    """
+    if dtype.kind in "biu":
+        whole = isinstance(value, int) or float(value).is_integer()
+        number = int(value) if whole else None
+        if dtype.kind == "b":
+            low, high = 0, 1
+        else:
+            info = np.iinfo(dtype)
+            low, high = int(info.min), int(info.max)
+        if number is None or not low <= number <= high:
+            raise ValueError(
+                f"{what} {value!r} cannot be stored exactly in {dtype.name}; use a "
+                f"floating dtype or a whole number in [{low}, {high}]."
+            )
+        return number
+    try:
+        with np.errstate(over="ignore"):
+            finite = bool(np.isfinite(np.asarray(value, dtype=np.float64).astype(dtype)))
+    except OverflowError:  # a Python int beyond float64
+        finite = False
+    if not finite:
+        raise ValueError(
+            f"{what} {value!r} overflows {dtype.name}, whose largest finite value is "
+            f"{float(ml_dtypes.finfo(dtype).max):g}."
+        )
+    return value
 
 
 class Constant(Initializer):
@@ -30,13 +64,7 @@ class Constant(Initializer):
         return self.value
 
     def _generate(self, shape, dtype, source: Source, layout, fans=None):
-        value = self._fill()
-        if dtype.kind in "iu" and (float(value) != int(value) or not
-                                   np.can_cast(np.min_scalar_type(int(value)), dtype)):
-            raise ValueError(
-                f"Constant value {value!r} cannot be stored exactly in {dtype.name}; "
-                "use a floating dtype or a whole number within the dtype's range."
-            )
+        value = exact_fill(self._fill(), dtype, "Constant value")
         return np.full(shape, value, dtype=dtype)
 
     def statistics(self, shape: Any, layout: str = "keras",
@@ -105,6 +133,7 @@ class Identity(Initializer):
                 f"shape={shape} of rank {len(shape)}; use DeltaOrthogonal or "
                 "Orthogonal for convolution kernels."
             )
+        exact_fill(self.gain, dtype, "Identity gain")
         eye = np.eye(*shape, dtype=np.float64) * self.gain
         return eye.astype(dtype)
 
