@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import initlab
@@ -39,8 +40,13 @@ class BadInput(Exception):
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print one sentence to stderr and exit with ``code``."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    """Print one sentence to stderr and exit with ``code``.
+
+    The message is escaped: it often quotes user input, and text such as ``[/x]``
+    would otherwise be read as rich markup (and crash on an unmatched tag).
+    """
+    err_console.print(f"[red]error:[/red] {escape(str(message))}", highlight=False,
+                      soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -104,7 +110,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
     dims = []
     for part in stripped.split(","):
         part = part.strip()
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):  # not '²' or other digits
             raise BadInput(
                 f"Malformed --shape {text!r}: {part!r} is not a non-negative integer. "
                 "Accepted: comma-separated non-negative integers, e.g. 512,256."
@@ -179,7 +185,9 @@ def sample_command(
     name: Annotated[str, typer.Argument(help="Initializer name, alias, or config as JSON.")],
     shape: Annotated[str, typer.Option("--shape", help="Comma-separated shape, e.g. 512,256.")],
     layout: Annotated[str, typer.Option("--layout", help="keras (in, out) or torch (out, in).")] = "keras",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the draw (non-negative).")] = 0,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Seed of the draw (non-negative). Default: the config's own "
+        "seed, else 0.")] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float16, bfloat16, float32 or float64.")] = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a histogram PNG.")] = None,
@@ -190,6 +198,9 @@ def sample_command(
         dims = parse_shape(shape)
         if layout not in ("keras", "torch"):
             raise BadInput(f"Invalid --layout {layout!r}. Accepted: keras, torch.")
+        if seed is None:  # a config's own int seed, else 0
+            seed = getattr(init, "seed", None)
+            seed = 0 if seed is None else seed
         if seed < 0:
             raise BadInput(f"Invalid --seed {seed}: it must be a non-negative integer.")
         summary = sample_summary(init, initlab.canonical_name(init), dims, layout, dtype,
@@ -201,7 +212,16 @@ def sample_command(
         from initlab.plots import sample_histogram
 
         with guarded(EXIT_RUNTIME):
-            sample_histogram(values, drawn, summary, plot)
+            try:
+                sample_histogram(values, drawn, summary, plot)
+            except (ImportError, OSError) as exc:
+                if _state["verbose"]:
+                    raise
+                if isinstance(exc, ImportError):
+                    fail(f"--plot needs matplotlib ({exc}); install initlab[plot].",
+                         EXIT_RUNTIME)
+                fail(f"Cannot write the histogram to {str(plot)!r}: "
+                     f"{exc.strerror or exc}.", EXIT_RUNTIME)
     if as_json:
         print(json.dumps(summary))
         return
