@@ -231,6 +231,14 @@ def test_unknown_name_suggests_close_names(typo, suggestion):
         initlab.get(typo)
 
 
+@pytest.mark.parametrize(("name", "suggestion"), [("HE_NORMAL", "he_normal"),
+                                                  ("GLOROT_UNIFORM", "glorot_uniform"),
+                                                  ("ORTHOGONAL", "orthogonal")])
+def test_unknown_name_in_another_case_gets_a_suggestion(name, suggestion):
+    with pytest.raises(ValueError, match=rf"'{name}'\. Did you mean '{suggestion}'"):
+        initlab.get(name)
+
+
 def test_unknown_name_lists_known_names():
     with pytest.raises(ValueError, match=r"'zzz'.*Known names: zeros, ones, .*he_normal"):
         initlab.get("zzz")

@@ -108,10 +108,16 @@ def known_names() -> list[str]:
 def _unknown(name: str, custom_objects: Mapping[str, Any] | None = None) -> ValueError:
     names = known_names() + sorted(custom_objects or {})
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if not close:  # 'HE_NORMAL': look again without case (names are case-sensitive)
+        folded: dict[str, str] = {}
+        for known in sorted(names, key=lambda k: (k != k.lower(), k)):  # snake first
+            folded.setdefault(known.lower(), known)
+        close = [folded[c] for c in
+                 difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)]
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ValueError(
         f"Unknown initializer: {name!r}.{hint} Known names: "
-        f"{', '.join(canonical_name(cls) for cls in CATALOG)} "
+        f"{', '.join(canonical_name(cls) for cls in CATALOG + EXTRAS)} "
         "(class names and aliases such as 'GlorotUniform', 'xavier_uniform', "
         "'kaiming_normal' are accepted too)."
     )
