@@ -122,7 +122,11 @@ def test_sample_dtypes_and_bounds_in_the_output_dtype(dtype):
     out = sample_json("he_uniform", "--shape", "256,128", "--dtype", dtype)
     assert out["dtype"] == dtype
     limit = math.sqrt(6 / 256)
-    cast = (lambda x: np.asarray(x).astype(initlab.initializers.resolve_dtype(dtype)))
+    resolved = initlab.initializers.resolve_dtype(dtype)
+
+    def cast(x):
+        return np.asarray(x).astype(resolved)
+
     assert cast(out["max"]) <= cast(limit) and cast(out["min"]) >= cast(-limit)
 
 
@@ -253,8 +257,9 @@ def test_version():
 
 def test_the_installed_script_samples_and_refuses():
     script = initlab_script()
-    done = subprocess.run([script, "sample", "he_normal", "--shape", "512,256", "--seed",
-                           "0", "--json"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([script, "sample", "he_normal", "--shape", "512,256",
+                           "--seed", "0", "--json"],
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["fan_in"] == 512 and out["expected_std"] == pytest.approx(0.0625)

@@ -79,7 +79,8 @@ CONFIGS = {
     "RandomUniform": ({"minval": -0.3, "maxval": 0.5, "seed": 3}, (17, 9)),
     "TruncatedNormal": ({"mean": -0.1, "stddev": 0.3, "seed": 3}, (17, 9)),
     "VarianceScaling": ({"scale": 2.0, "mode": "fan_out", "distribution": "uniform",
-                         "seed": 3, "input_axes": None, "output_axes": None}, (3, 5, 7)),
+                         "seed": 3, "input_axes": None, "output_axes": None},
+                        (3, 5, 7)),
     "Orthogonal": ({"gain": 1.5, "seed": 3}, (6, 4)),
     "Identity": ({"gain": 2.0}, (4, 6)),
     **{name: ({"seed": 3, "input_axes": None, "output_axes": None}, (3, 5, 7))
@@ -154,7 +155,8 @@ def reference(class_name: str, config: dict, shape, layout: str = "keras"):
     if class_name == "Constant":
         return None, None, config.get("value", 0.0)
     if class_name == "RandomNormal":
-        return stats.norm(config.get("mean", 0.0), config.get("stddev", 0.05)), None, None
+        dist = stats.norm(config.get("mean", 0.0), config.get("stddev", 0.05))
+        return dist, None, None
     if class_name == "RandomUniform":
         lo, hi = config.get("minval", -0.05), config.get("maxval", 0.05)
         return stats.uniform(lo, hi - lo), (lo, hi), None

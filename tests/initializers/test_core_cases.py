@@ -1,4 +1,4 @@
-"""The NumPy-core parts of shared/cases/initializer-cases.md, with their right values."""
+"""The NumPy-core parts of shared/cases/initializer-cases.md, with their values."""
 
 from __future__ import annotations
 
@@ -167,7 +167,8 @@ DIST_SET = r"uniform, truncated_normal, untruncated_normal"
     [
         ({"scale": 0.0}, r"Argument `scale` must be a positive finite float\. "
                          r"Received: scale=0\.0"),
-        ({"scale": -1.0}, r"Argument `scale` must be a positive.*Received: scale=-1\.0"),
+        ({"scale": -1.0},
+         r"Argument `scale` must be a positive.*Received: scale=-1\.0"),
         ({"scale": float("nan")}, r"`scale`.*positive finite.*scale=nan"),
         ({"scale": float("inf")}, r"`scale`.*positive finite.*scale=inf"),
         ({"scale": "1"}, r"`scale`.*positive finite.*scale='1'"),
@@ -185,7 +186,8 @@ def test_c14_bad_variance_scaling_arguments(kwargs, pattern):
 
 
 def test_c14_normal_capitalized_is_accepted():
-    assert initlab.VarianceScaling(distribution="Normal").distribution == "truncated_normal"
+    init = initlab.VarianceScaling(distribution="Normal")
+    assert init.distribution == "truncated_normal"
 
 
 # ----------------------------------------------------------------------- C15

@@ -68,7 +68,8 @@ def test_seed_none_stays_none_and_int_seed_is_kept(class_name):
     assert init.get_config()["seed"] is None
     init(CONFIGS[class_name][1])
     assert init.get_config()["seed"] is None
-    assert getattr(initlab, class_name)(**{**config, "seed": 12}).get_config()["seed"] == 12
+    seeded = getattr(initlab, class_name)(**{**config, "seed": 12})
+    assert seeded.get_config()["seed"] == 12
 
 
 KERAS_DEFAULTS = {
@@ -123,7 +124,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def keras_results():
-    if importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None:
+    if any(importlib.util.find_spec(m) is None for m in ("keras", "torch")):
         pytest.skip("keras (with its torch backend) is not installed")
     cases = []
     for class_name in CATALOG_NAMES:
@@ -199,8 +200,9 @@ def test_aliases_have_keras_semantics():
 
 def test_canonical_names():
     for class_name in CATALOG_NAMES:
-        assert initlab.canonical_name(getattr(initlab, class_name)) == SNAKE[class_name]
-        assert initlab.canonical_name(getattr(initlab, class_name)()) == SNAKE[class_name]
+        cls = getattr(initlab, class_name)
+        assert initlab.canonical_name(cls) == SNAKE[class_name]
+        assert initlab.canonical_name(cls()) == SNAKE[class_name]
 
 
 def test_catalog_listing():
@@ -226,8 +228,8 @@ def test_get_passes_instances_and_none_and_builds_classes():
      ("orthogonl", "orthogonal")],
 )
 def test_unknown_name_suggests_close_names(typo, suggestion):
-    with pytest.raises(ValueError, match=rf"Unknown initializer: '{typo}'\. Did you mean "
-                                         rf"[^?]*'{suggestion}'"):
+    pattern = rf"Unknown initializer: '{typo}'\. Did you mean [^?]*'{suggestion}'"
+    with pytest.raises(ValueError, match=pattern):
         initlab.get(typo)
 
 
@@ -240,7 +242,8 @@ def test_unknown_name_in_another_case_gets_a_suggestion(name, suggestion):
 
 
 def test_unknown_name_lists_known_names():
-    with pytest.raises(ValueError, match=r"'zzz'.*Known names: zeros, ones, .*he_normal"):
+    pattern = r"'zzz'.*Known names: zeros, ones, .*he_normal"
+    with pytest.raises(ValueError, match=pattern):
         initlab.get("zzz")
 
 

@@ -85,8 +85,8 @@ def test_dtype_spellings(spelling):
 @pytest.mark.parametrize("class_name", RANDOM + ("Identity",))
 def test_non_float_dtypes_are_refused_by_random_entries(class_name, dtype, named):
     init, shape = build(class_name)
-    with pytest.raises(TypeError, match=rf"dtype=({named}).*float16, bfloat16, float32, "
-                                        r"float64"):
+    pattern = rf"dtype=({named}).*float16, bfloat16, float32, float64"
+    with pytest.raises(TypeError, match=pattern):
         init(shape, dtype)
 
 
@@ -171,7 +171,8 @@ def test_constant_float_values_round_to_the_dtype(dtype):
 @pytest.mark.parametrize(("value", "dtype"), [(1e6, "float16"), (-7e4, "float16"),
                                               (1e39, "float32"), (1e39, "bfloat16")])
 def test_constant_overflowing_the_dtype_is_refused(value, dtype):
-    with pytest.raises(ValueError, match=rf"{re.escape(repr(value))} overflows {dtype}"):
+    pattern = rf"{re.escape(repr(value))} overflows {dtype}"
+    with pytest.raises(ValueError, match=pattern):
         initlab.Constant(value)((2,), dtype)
 
 

@@ -96,7 +96,8 @@ def test_explicit_axes_override_the_layout():
 def test_one_explicit_axis_takes_the_other_from_the_layout():
     # keras: out defaults to -1; torch: in defaults to 1.
     assert compute_fans((3, 4, 5), in_axis=0) == jax_fans((3, 4, 5), 0, -1)
-    assert compute_fans((3, 4, 5), layout="torch", out_axis=2) == jax_fans((3, 4, 5), 1, 2)
+    torch_fans_ = compute_fans((3, 4, 5), layout="torch", out_axis=2)
+    assert torch_fans_ == jax_fans((3, 4, 5), 1, 2)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,8 @@ def test_golden_version_stays_selectable():
 @pytest.mark.parametrize("entry", sorted(GOLDEN["entries"]))
 def test_golden_digest(entry):
     spec = GOLDEN["entries"][entry]
-    init = initlab.deserialize({"class_name": spec["class_name"], "config": spec["config"]})
+    init = initlab.deserialize({"class_name": spec["class_name"],
+                                "config": spec["config"]})
     # Draw with the file's stream version (the instance attribute the sampler reads).
     init.stream_version = GOLDEN["stream_version"]
     values = init(tuple(spec["shape"]), GOLDEN["dtype"], name=GOLDEN["name"],

@@ -179,7 +179,8 @@ def test_orthogonal_is_haar_distributed():
     # sphere S^2, so it is uniform on [-1, 1] (Archimedes). Without the sign
     # correction of Mezzadri 2007 the QR factor is not Haar and this fails.
     init = initlab.Orthogonal(seed=0)
-    corner = np.array([init((3, 3), "float64", name=f"q{i}")[0, 0] for i in range(1500)])
+    corner = np.array([init((3, 3), "float64", name=f"q{i}")[0, 0]
+                       for i in range(1500)])
     assert stats.kstest(corner, stats.uniform(-1, 2).cdf).pvalue > 1e-3
 
 

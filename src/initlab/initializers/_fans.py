@@ -155,6 +155,7 @@ def compute_fans(
                 f"batch_axis={batch_axis!r}) for shape={shape}; the fans would not "
                 "be whole numbers."
             )
-        return math.prod(d for d, power in zip(shape, powers) if power == 1)
+        kept = zip(shape, powers, strict=True)
+        return math.prod(d for d, power in kept if power == 1)
 
     return int(fan(outs + batch)), int(fan(ins + batch))
