@@ -139,6 +139,23 @@ def test_sample_zero_size_and_scalar_shapes():
     assert abs(scalar["max"]) <= math.sqrt(6.0)
 
 
+@pytest.mark.parametrize("name", sorted(CATALOG))
+@pytest.mark.parametrize("shape", ["6,4", "0,4"])
+def test_sample_every_catalog_entry(name, shape):
+    out = sample_json(name, "--shape", shape, "--seed", "2")
+    dims = tuple(int(d) for d in shape.split(","))
+    assert KEYS <= set(out) and out["shape"] == list(dims)
+    assert (out["fan_in"], out["fan_out"]) == dims  # keras (in, out)
+    if dims[0]:
+        init = initlab.get(name)
+        if init.random:
+            init = type(init).from_config({**init.get_config(), "seed": 2})
+        wide = init(dims).astype(np.float64)
+        assert (out["min"], out["max"]) == (float(wide.min()), float(wide.max()))
+    else:
+        assert out["mean"] is None and out["min"] is None
+
+
 def test_sample_table_output():
     result = invoke("sample", "he_normal", "--shape", "8,8")
     assert result.exit_code == 0

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import initlab
-from initlab.study.spec import POLICIES, StudySpec, default_inits, split_entries
+from initlab.study.spec import StudySpec, default_inits, split_entries
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -262,28 +262,25 @@ def parse_study_seed(text: str) -> int | str:
 
 
 def parse_inits(text: str | None) -> tuple[Any, ...]:
-    """``--inits`` text -> entries: policy names as given, the rest as initializers."""
+    """``--inits`` text -> entries: names as given, JSON configs as initializers."""
     if text is None:
         return default_inits()
     entries: list[Any] = []
     for entry in split_entries(text):
-        if entry in POLICIES:
-            entries.append(entry)
+        if not entry.startswith("{"):
+            entries.append(entry)  # a name or policy, resolved by StudySpec
             continue
         try:
             entries.append(parse_initializer(entry))
         except ValueError as exc:
-            raise BadInput(
-                f"Invalid --inits entry {entry!r}: {exc} The policies "
-                f"{', '.join(POLICIES)} are accepted too."
-            ) from None
+            raise BadInput(f"Invalid --inits entry {entry!r}: {exc}") from None
     return tuple(entries)
 
 
 def _study_table(cells: list[Any], title: str) -> Table:
-    from initlab.study.report import ranked_rows
-
     from rich import box
+
+    from initlab.study.report import ranked_rows
 
     header, rows = ranked_rows(cells, compact=True)
     table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True,
