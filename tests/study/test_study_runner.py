@@ -83,9 +83,9 @@ def test_an_interrupted_run_is_redone_with_the_same_bits(tmp_path):
     run_study(spec, tmp_path, workers=1)
     runs_before, epochs_before = _metrics(tmp_path)
     victim = runs_before[1][0]
-    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                                  capture_output=True, text=True,
-                                  check=True).stdout)
+    dead_pid = int(subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True).stdout)
     host = runner.new_owner().split(":")[0]
     db = sqlite3.connect(tmp_path / "results.sqlite")
     db.execute("UPDATE runs SET status = 'running', owner = ?, test_acc = NULL "

@@ -91,9 +91,9 @@ def test_failed_runs_are_retried_and_released_runs_are_pending(store):
 def test_stale_runs_of_dead_drivers_are_reclaimed_exactly_once(store):
     runs = _runs()
     store.add_runs(runs)
-    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                                  capture_output=True, text=True,
-                                  check=True).stdout)
+    dead_pid = int(subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True).stdout)
     host = new_owner().split(":")[0]
     dead, alive = f"{host}:{dead_pid}:deadbeef", new_owner()
     assert store.claim(runs[0].run_id, dead)

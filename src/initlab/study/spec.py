@@ -107,8 +107,8 @@ class InitEntry:
             init = initlab.get(entry)
         except ValueError as exc:
             raise ValueError(
-                f"{exc} The policies {' and '.join(repr(p) for p in POLICIES)} "
-                "are accepted too."
+                f"Invalid --inits entry {entry!r}: {exc} The policies "
+                f"{' and '.join(repr(p) for p in POLICIES)} are accepted too."
             ) from None
         return cls(label=_label(init), config=initlab.serialize(init), value=init)
 
@@ -129,7 +129,7 @@ def _label(init: initlab.Initializer) -> str:
 def split_entries(text: str) -> list[str]:
     """Split ``--inits`` text on the commas outside braces and brackets.
 
-    ``glorot_uniform,{"class_name": "RandomNormal", "config": {"stddev": 2, "seed": 1}}``
+    ``he_normal,{"class_name": "RandomNormal", "config": {"stddev": 2, "seed": 1}}``
     gives two entries.
 
     Raises:
@@ -308,7 +308,8 @@ class StudySpec:
         set_(self, "split_seed", _check_int(self.split_seed, "--split-seed", 0))
         set_(self, "activation",
              _check_choice(self.activation, "--activation", ACTIVATIONS))
-        set_(self, "optimizer", _check_choice(self.optimizer, "--optimizer", OPTIMIZERS))
+        set_(self, "optimizer",
+             _check_choice(self.optimizer, "--optimizer", OPTIMIZERS))
         set_(self, "lr", self._check_float(self.lr, "--lr"))
         set_(self, "momentum", self._check_float(self.momentum, "--momentum"))
         if self.lr <= 0:
@@ -320,7 +321,7 @@ class StudySpec:
         if self.optimizer == "adam" and self.momentum != 0:
             raise ValueError(
                 f"Invalid --momentum {self.momentum!r} with --optimizer adam: momentum "
-                "applies to sgd only (leave it at 0 for adam)."
+                "applies to sgd only. Accepted with adam: 0."
             )
         set_(self, "inits", self._check_inits(self.inits))
 
@@ -336,21 +337,23 @@ class StudySpec:
     def _check_inits(inits: Iterable[Any]) -> tuple[InitEntry, ...]:
         if isinstance(inits, (str, Mapping)):
             inits = [inits]
-        entries = [InitEntry.parse(entry) for entry in inits]
+        given = list(inits)
+        entries = [InitEntry.parse(entry) for entry in given]
         if not entries:
             raise ValueError(
                 "--inits is empty. Accepted: one or more initializer names or "
                 "configs, or the policies keras, torch."
             )
         seen: dict[str, str] = {}
-        for entry in entries:
+        for raw, entry in zip(given, entries, strict=True):
+            text = raw.strip() if isinstance(raw, str) else entry.label
             key = entry.config_json
             if key in seen:
                 raise ValueError(
                     f"--inits lists the same initializer twice: {seen[key]!r} and "
-                    f"{entry.label!r}. Give each entry once."
+                    f"{text!r} (both {entry.label}). Give each entry once."
                 )
-            seen[key] = entry.label
+            seen[key] = text
         return tuple(entries)
 
     @property

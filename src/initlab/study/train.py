@@ -124,7 +124,8 @@ def _finite(value: float) -> float | None:
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def _evaluate(model: nn.Module, x: torch.Tensor,
+              y: torch.Tensor) -> tuple[float, float]:
     logits = model(x)
     loss = F.cross_entropy(logits, y).item()
     correct = int((logits.argmax(dim=1) == y).sum().item())
