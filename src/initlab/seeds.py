@@ -75,7 +75,8 @@ def name_key(name: str) -> tuple[int, ...]:
     return tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
 
 
-def _check_version(version: int) -> None:
+def check_version(version: int) -> None:
+    """Raise a ValueError unless ``version`` is a supported stream version."""
     if version not in SUPPORTED_STREAM_VERSIONS:
         raise ValueError(
             f"Unknown stream_version={version!r}. "
@@ -91,7 +92,7 @@ def stream(seed: int, name: str = "", *, version: int = STREAM_VERSION) -> np.ra
         name: Any string; different names give independent streams.
         version: The stream algorithm version. Defaults to :data:`STREAM_VERSION`.
     """
-    _check_version(version)
+    check_version(version)
     seed = check_seed(seed)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=name_key(name))))
 
@@ -105,6 +106,6 @@ def chunk_generator(
     flattened (C-order) tensor, or of the flattened matrix that a structured
     initializer (Orthogonal) draws before transforming it.
     """
-    _check_version(version)
+    check_version(version)
     key = (*name_key(name), 0xC0DE, index)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))

@@ -310,3 +310,12 @@ def test_meta_model_is_materialized_with_the_same_bytes_as_cpu():
     assert fingerprint(meta) == fingerprint(cpu)
     assert torch.equal(meta[1].running_mean, torch.zeros(128))
     assert torch.equal(meta[1].running_var, torch.ones(128))
+
+
+def test_stream_version_is_selectable_and_checked():
+    a, b = nn.Linear(4, 4), nn.Linear(4, 4)
+    report = initialize(a, "keras", seed=0, stream_version=1)
+    initialize(b, "keras", seed=0)
+    assert report.stream_version == 1 and torch.equal(a.weight, b.weight)
+    with pytest.raises(ValueError, match="stream_version=7"):
+        initialize(a, "keras", stream_version=7)

@@ -270,14 +270,19 @@ class Initializer:
         seed: int | None = None,
         layout: str = "keras",
         fans: tuple[int, int] | None = None,
+        stream_version: int | None = None,
     ) -> np.ndarray:
-        """Like calling the initializer, with two more controls for adapters.
+        """Like calling the initializer, with more controls for adapters.
 
         Args:
             seed: The seed used when the initializer has none of its own (a model
                 seed, say). The initializer's own int seed takes precedence.
             fans: ``(fan_in, fan_out)`` to use instead of those read from
                 ``shape`` (layer-aware fans of grouped or depthwise convolutions).
+            stream_version: The stream algorithm to draw with, one of
+                ``initlab.seeds.SUPPORTED_STREAM_VERSIONS``, to repeat draws made
+                by an older initlab. Defaults to None: the current
+                ``initlab.STREAM_VERSION``.
             shape, dtype, name, rng, layout: as in ``__call__``.
         """
         shape = normalize_shape(shape)
@@ -285,8 +290,11 @@ class Initializer:
         dtype = resolve_dtype(dtype, floating_only=not self.accepts_integers)
         check_size(shape, dtype)
         own_seed = getattr(self, "seed", None)
+        if stream_version is None:
+            stream_version = getattr(self, "stream_version", seeds.STREAM_VERSION)
+        seeds.check_version(stream_version)
         source = Source(rng, own_seed if own_seed is not None else seed, name,
-                        getattr(self, "stream_version", seeds.STREAM_VERSION))
+                        stream_version)
         return self._generate(shape, dtype, source, layout, fans)
 
     def _generate(

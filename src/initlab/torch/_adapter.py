@@ -242,6 +242,7 @@ def initialize(
     recurrent: str = "fused",
     prefix: str = "",
     device: Any = None,
+    stream_version: int = seeds.STREAM_VERSION,
 ) -> InitReport:
     """Initialize every parameter of ``model`` in place.
 
@@ -271,6 +272,8 @@ def initialize(
         device: Where a model built on the ``meta`` device is materialized (once,
             with ``to_empty``) before it is initialized. Defaults to None: "cpu"
             for a meta model; other models stay where they are.
+        stream_version: The stream algorithm, to repeat an initialization made by
+            an older initlab. Defaults to the current ``initlab.STREAM_VERSION``.
 
     Returns:
         An :class:`InitReport`, one row per parameter.
@@ -286,6 +289,7 @@ def initialize(
         )
     if not isinstance(prefix, str):
         raise TypeError(f"`prefix` must be a string. Received: {prefix!r}.")
+    seeds.check_version(stream_version)
     base, rules, single = _check_policy(policy)
     if any(p.is_meta for p in model.parameters()):
         _materialize(model, "cpu" if device is None else device)
@@ -293,7 +297,7 @@ def initialize(
         model.to(device)
     label = base if single is None and not rules else (
         canonical_name(single) if single is not None else f"rules(base={base})")
-    report = InitReport(policy=label, seed=seed)
+    report = InitReport(policy=label, seed=seed, stream_version=stream_version)
 
     seen: set[int] = set()
     for module_name, module in model.named_modules():
@@ -305,12 +309,12 @@ def initialize(
             slot = slot_for(module, pname, param, recurrent)
             choice = _choose(base, rules, single, qualified, module, pname, slot)
             report.rows.append(_apply(module, param, qualified, slot, choice, seed,
-                                      fans))
+                                      fans, stream_version))
     return report
 
 
 def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
-           choice: _Choice, seed: int, fans: str) -> ParamRow:
+           choice: _Choice, seed: int, fans: str, stream_version: int) -> ParamRow:
     shape = tuple(param.shape)
     init = choice.init
     if init is None:
@@ -334,7 +338,8 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
     for part in slot.parts:
         part_fans = _fans_for(part, choice, slot, fans)
         arrays.append(init.sample(part.shape, dtype, name=qualified + part.suffix,
-                                  seed=seed, layout=layout, fans=part_fans))
+                                  seed=seed, layout=layout, fans=part_fans,
+                                  stream_version=stream_version))
         if stats is None:
             stats = init.statistics(part.shape, layout, part_fans)
     values = slot.assemble(arrays)  # may be a transposed view: copy_ reads strides
