@@ -314,7 +314,8 @@ def initialize(
 
 
 def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
-           choice: _Choice, seed: int, fans: str, stream_version: int) -> ParamRow:
+           choice: _Choice, seed: int, fans: str,
+           stream_version: int = seeds.STREAM_VERSION) -> ParamRow:
     shape = tuple(param.shape)
     init = choice.init
     if init is None:
