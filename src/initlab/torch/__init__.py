@@ -6,3 +6,10 @@ from initlab.torch._adapter import UnknownParameterWarning as UnknownParameterWa
 from initlab.torch._adapter import fingerprint as fingerprint
 from initlab.torch._adapter import initialize as initialize
 from initlab.torch._seeding import seed_everything as seed_everything
+from initlab.torch._lsuv import LSUVReport as LSUVReport
+from initlab.torch._lsuv import LSUVWarning as LSUVWarning
+from initlab.torch._lsuv import initialize_lsuv as initialize_lsuv
+from initlab.torch._lsuv import lsuv as lsuv
+from initlab.torch._lsuv import lsuv_policy_applies as lsuv_policy_applies
+from initlab.diagnostics import diagnose as diagnose
+from initlab.diagnostics import recommend as recommend
