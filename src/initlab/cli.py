@@ -403,6 +403,292 @@ def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
         return run_study(spec, out_dir, workers=workers, progress=advance)
 
 
+# ------------------------------------------------------------------------- diagnose
+
+#: Initializers the depth sweep compares when --inits is not given.
+SWEEP_INITS = "glorot_normal,he_normal,lecun_normal,orthogonal"
+
+
+def _init_entry(text: str) -> Any:
+    """An --init entry: keras, torch, lsuv, a name or a JSON config."""
+    from initlab.diagnostics import POLICY_ENTRIES
+
+    return text.strip() if text.strip() in POLICY_ENTRIES else parse_initializer(text)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _at_run_time(what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call into the package: input errors exit 2, any other error exits 1, each in
+    one line; warnings are printed one line each."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with guarded():
+                return call(*args, **kwargs)
+        except (typer.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _state["verbose"]:
+                raise
+            fail(f"{what} failed: {_first_line(exc)}", EXIT_RUNTIME)
+        finally:
+            for warning in caught:
+                text = escape(str(warning.message))
+                err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False,
+                                  soft_wrap=True)
+
+
+def _model_flags(model: str | None, depth: int | None, width: int | None,
+                 activation: str | None, factory: str | None, batch: int | None,
+                 seed: int) -> dict[str, Any]:
+    """Check the model flags; return what they describe, defaults filled in."""
+    from initlab import diagnostics
+
+    if seed < 0:
+        raise BadInput(f"Invalid --seed {seed}: it must be a non-negative integer.")
+    if factory is not None:
+        given = [flag for flag, value in (("--model", model), ("--depth", depth),
+                 ("--width", width), ("--activation", activation), ("--batch", batch))
+                 if value is not None]
+        if given:
+            raise BadInput(f"{', '.join(given)} cannot be combined with --factory, "
+                           "whose function returns the model and its batch.")
+        diagnostics.load_factory(factory)  # fails early on a bad spec
+        return {"factory": factory, "seed": seed}
+    kind = model or "mlp"
+    if kind not in diagnostics.MODELS:
+        raise BadInput(f"Unknown --model {kind!r}. "
+                       f"Accepted: {', '.join(diagnostics.MODELS)}.")
+    if kind == "lstm" and activation is not None:
+        raise BadInput(f"--activation {activation} does not apply to --model lstm, "
+                       "whose gates are built in.")
+    default_depth, default_width = diagnostics.DEFAULT_SIZES[kind]
+    return {"model": kind, "depth": default_depth if depth is None else depth,
+            "width": default_width if width is None else width,
+            "activation": activation or (None if kind == "lstm" else "relu"),
+            "seed": seed, "batch": 512 if batch is None else batch}
+
+
+def _build(described: dict[str, Any], entry: Any) -> tuple[Any, Any]:
+    """The model and its batch, initialized with ``entry`` (see ``_init_entry``) when
+    it is not None."""
+    from initlab import diagnostics
+
+    if "factory" in described:
+        function = diagnostics.load_factory(described["factory"])
+        module, example = _at_run_time(f"The factory {described['factory']}",
+                                       diagnostics.call_factory, function,
+                                       described["factory"])
+        if entry is not None:
+            described["init"] = diagnostics.resolve_init(entry)[0]
+            _at_run_time("Initializing the model", diagnostics.apply_init, module,
+                         entry, described["seed"], example)
+        return module, example
+    entry = "glorot_uniform" if entry is None else entry
+    described["init"] = diagnostics.resolve_init(entry)[0]
+    return _at_run_time(
+        "Building the model", diagnostics.build_case, described["model"],
+        depth=described["depth"], width=described["width"],
+        activation=described["activation"], init=entry, seed=described["seed"],
+        batch_size=described["batch"])
+
+
+def _model_name(described: dict[str, Any]) -> str:
+    if "factory" in described:
+        return described["factory"]
+    activation = f" {described['activation']}" if described["activation"] else ""
+    return (f"{described['model']} depth {described['depth']} width "
+            f"{described['width']}{activation}")
+
+
+def _write_plot(draw: Any, target: Any, path: Path, title: str) -> None:
+    try:
+        draw(target, path, title)
+    except (ImportError, OSError) as exc:
+        if _state["verbose"]:
+            raise
+        if isinstance(exc, ImportError):
+            fail(f"--plot needs matplotlib ({exc}); install initlab[plot].",
+                 EXIT_RUNTIME)
+        fail(f"Cannot write the plot to {str(path)!r}: {exc.strerror or exc}.",
+             EXIT_RUNTIME)
+
+
+def _print_wide(renderable: Any, table: Table | None = None) -> None:
+    """Print ``renderable`` so that ``table`` (by default its ``rich_table()``) is
+    never cropped: wider than the terminal if it must be (the terminal wraps it)."""
+    from rich.measure import Measurement
+
+    table = renderable.rich_table() if table is None else table
+    options = console.options.update_width(10_000)
+    needed = Measurement.get(console, options, table).maximum
+    if needed <= console.width:
+        console.print(renderable)
+    else:  # Console.print caps its width at the console's own
+        Console(width=needed).print(renderable)
+
+
+_Model = Annotated[str | None, typer.Option(
+    "--model", help="Built-in model: mlp, cnn or lstm. Default: mlp.")]
+_Depth = Annotated[int | None, typer.Option(
+    "--depth", help="Layers. Default: 50 (mlp), 20 (cnn), 10 (lstm).")]
+_Width = Annotated[int | None, typer.Option(
+    "--width", help="Units or channels per layer. "
+    "Default: 256 (mlp), 32 (cnn), 64 (lstm).")]
+_Activation = Annotated[str | None, typer.Option(
+    "--activation", help="relu, tanh, sigmoid, selu, gelu or linear (mlp and cnn). "
+    "Default: relu.")]
+_Factory = Annotated[str | None, typer.Option(
+    "--factory", help="Your model instead: package.module:function, returning "
+    "(model, batch).")]
+
+
+@app.command("diagnose")
+def diagnose_command(
+    model: _Model = None,
+    depth: _Depth = None,
+    width: _Width = None,
+    activation: _Activation = None,
+    init: Annotated[str | None, typer.Option(
+        "--init", help="Initializer name or JSON config, or keras, torch, lsuv. "
+        "Default: glorot_uniform for a built-in model; a --factory model is left as "
+        "built.")] = None,
+    factory: _Factory = None,
+    batch: Annotated[int | None, typer.Option(
+        "--batch", help="Standard-normal inputs in the batch of a built-in model. "
+        "Default: 512.")] = None,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed of the weights and of the batch.")] = 0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object.")] = False,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Write a PNG of activation and gradient std against depth "
+        "(with --depth-sweep, one line per initializer; default depth-sweep.png).")
+    ] = None,
+    depth_sweep: Annotated[bool, typer.Option(
+        "--depth-sweep", help="Compare the --inits initializers on one network.")
+    ] = False,
+    inits: Annotated[str | None, typer.Option(
+        "--inits", help="With --depth-sweep: comma-separated names or JSON configs, "
+        f"or keras, torch, lsuv. Default: {SWEEP_INITS}.")] = None,
+) -> None:
+    """Show, layer by layer, how the signal and its gradient travel through a model.
+
+    Verdict (first that applies): symmetric, exploding, dead, vanishing, saturated,
+    else healthy; with the layer where the problem starts and an initializer for
+    the activation in use.
+    """
+    from initlab import diagnostics
+
+    with guarded():
+        if inits is not None and not depth_sweep:
+            raise BadInput("--inits needs --depth-sweep; diagnose one initializer "
+                           "with --init.")
+        if depth_sweep and init is not None:
+            raise BadInput("--depth-sweep compares the --inits entries; --init cannot "
+                           "be combined with it.")
+        described = _model_flags(model, depth, width, activation, factory, batch, seed)
+        entry = None if init is None else _init_entry(init)
+        entries = [_init_entry(entry) for entry in
+                   diagnostics.split_inits(inits or SWEEP_INITS)] if depth_sweep else []
+    if depth_sweep:
+        _depth_sweep(entries, described, as_json, plot or Path("depth-sweep.png"))
+        return
+    module, example = _build(described, entry)
+    report = _at_run_time("The forward/backward pass", diagnostics.diagnose, module,
+                          example)
+    if plot is not None:
+        _write_plot(diagnostics.plot_diagnosis, report, plot,
+                    f"{_model_name(described)}, {described.get('init') or 'as built'}")
+    if as_json:
+        print(json.dumps({**report.to_dict(), "model": described}))
+        return
+    _print_wide(report)
+    if plot is not None:
+        console.print(f"plot written to {plot}", highlight=False)
+
+
+def _depth_sweep(entries: list[Any], described: dict[str, Any], as_json: bool,
+                 plot: Path) -> None:
+    from initlab import diagnostics
+
+    if "factory" in described:
+        options: dict[str, Any] = {
+            "factory": diagnostics.load_factory(described["factory"])}
+    else:
+        options = {key: described[key] for key in ("depth", "width", "activation")}
+        options.update(kind=described["model"], batch_size=described["batch"])
+    lines = _at_run_time("The depth sweep", diagnostics.depth_sweep, entries,
+                         seed=described["seed"], **options)
+    title = f"activation std against depth: {_model_name(described)}"
+    _write_plot(diagnostics.plot_depth_sweep, lines, plot, title)
+    if as_json:
+        print(json.dumps({"model": described, "plot": str(plot),
+                          "inits": [line.to_dict() for line in lines]}))
+        return
+    from rich import box
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("init", "verdict", "first bad layer", "first act std",
+                   "last act std", "last / first"):
+        table.add_column(column, no_wrap=True,
+                         justify="right" if "std" in column or "/" in column
+                         else "left")
+    for line in lines:
+        row = line.to_dict()
+        ratio = row["last_over_first"]
+        table.add_row(line.init, row["verdict"], row["first_bad_layer"] or "-",
+                      f"{line.activation_std[0]:.3g}", f"{line.activation_std[-1]:.3g}",
+                      "-" if ratio is None else f"{float(ratio):.3g}")
+    _print_wide(table, table)
+    console.print(f"plot written to {plot}", highlight=False)
+
+
+# ------------------------------------------------------------------------ recommend
+
+
+@app.command("recommend")
+def recommend_command(
+    model: _Model = None,
+    depth: _Depth = None,
+    width: _Width = None,
+    activation: _Activation = None,
+    factory: _Factory = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Recommend an initializer for every weight matrix of a model.
+
+    Each row gives Keras's general rule and the activation-aware one, with the
+    variance factor fan_in * Var(W) that justifies it.
+    """
+    from initlab import diagnostics
+
+    with guarded():
+        described = _model_flags(model, depth, width, activation, factory, None, 0)
+    if "factory" in described:
+        module, example = _build(described, None)
+        described = {"factory": described["factory"]}
+    else:
+        module = _at_run_time("Building the model", diagnostics.build_model,
+                              described["model"], described["depth"],
+                              described["width"], described["activation"])
+        example = None
+        described = {key: described[key] for key in ("model", "depth", "width",
+                                                     "activation")}
+    rows = _at_run_time("Tracing the model", diagnostics.recommend, module, example)
+    if as_json:
+        print(json.dumps({"model": described, "layers": rows.to_dicts()}))
+        return
+    _print_wide(rows)
+
+
 def main() -> None:
     """Entry point of the ``initlab`` script."""
     try:
