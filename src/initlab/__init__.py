@@ -51,6 +51,11 @@ def __getattr__(name: str) -> Any:
         import initlab.torch
 
         return initlab.torch
+    if name == "search":
+        # NumPy only, but loaded on first use; the package is callable (search()).
+        import initlab.search
+
+        return initlab.search
     if name in _LAZY_TORCH:
         import initlab.torch
 
