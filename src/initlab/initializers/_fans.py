@@ -24,7 +24,9 @@ def normalize_shape(shape: object, argument: str = "shape") -> tuple[int, ...]:
         ValueError: a dimension is negative.
     """
     if isinstance(shape, bool):
-        raise TypeError(f"`{argument}` must be a tuple of integers. Received: {shape!r}.")
+        raise TypeError(
+            f"`{argument}` must be a tuple of integers. Received: {shape!r}."
+        )
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
     if isinstance(shape, (str, bytes)):
@@ -41,7 +43,8 @@ def normalize_shape(shape: object, argument: str = "shape") -> tuple[int, ...]:
     for dim in dims:
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
             raise TypeError(
-                f"`{argument}` must contain only integers. Received: {argument}={shape!r} "
+                f"`{argument}` must contain only integers. "
+                f"Received: {argument}={shape!r} "
                 f"(dimension {dim!r} is a {type(dim).__name__})."
             )
         if dim < 0:
@@ -67,10 +70,13 @@ def _axes(axes: Axes, rank: int, argument: str) -> tuple[int, ...]:
     result = []
     for axis in items:
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-            raise TypeError(f"`{argument}` must be integers. Received: {argument}={axes!r}.")
+            raise TypeError(
+                f"`{argument}` must be integers. Received: {argument}={axes!r}."
+            )
         if not -rank <= axis < rank:
             raise ValueError(
-                f"`{argument}`={axes!r} is out of range for a shape of rank {rank}."
+                f"`{argument}`={axes!r} is out of range for a shape of rank {rank}; "
+                f"accepted axes: {-rank} to {rank - 1}."
             )
         result.append(int(axis) % rank)
     return tuple(result)
@@ -144,6 +150,7 @@ def compute_fans(
     default_in, default_out = (-2, -1) if layout == "keras" else (1, 0)
     ins = _axes(default_in if in_axis is None else in_axis, rank, "in_axis")
     outs = _axes(default_out if out_axis is None else out_axis, rank, "out_axis")
+
     # JAX: fan_in = in * size / (in * out * batch) = size / (out * batch), i.e. the
     # product of shape[a] ** (1 - times a is named in out or batch); likewise fan_out.
     def fan(excluded: tuple[int, ...]) -> int:

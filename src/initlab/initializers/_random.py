@@ -48,8 +48,12 @@ def _uniform(low: float, high: float):
         values = gen.random(n, dtype=work)
         values *= high - low
         values += low
-        return np.clip(values, inner_bound(low, work, high), inner_bound(high, work, low),
-                       out=values)
+        return np.clip(
+            values,
+            inner_bound(low, work, high),
+            inner_bound(high, work, low),
+            out=values,
+        )
 
     return sample
 
@@ -86,20 +90,30 @@ def _truncated_normal(mean: float, std: float, lower: float = -2.0, upper: float
             outside = outside[(redrawn < lower) | (redrawn > upper)]
         values *= std
         values += mean
-        return np.clip(values, inner_bound(low, work, mean), inner_bound(high, work, mean),
-                       out=values)
+        return np.clip(
+            values,
+            inner_bound(low, work, mean),
+            inner_bound(high, work, mean),
+            out=values,
+        )
 
     def by_inverse_cdf(gen: np.random.Generator, n: int, work: np.dtype) -> np.ndarray:
         cdf_low, cdf_high = ndtr(lower), ndtr(upper)
         values = ndtri(cdf_low + gen.random(n) * (cdf_high - cdf_low)) * std + mean
         values = values.astype(work)
-        return np.clip(values, inner_bound(low, work, mean), inner_bound(high, work, mean),
-                       out=values)
+        return np.clip(
+            values,
+            inner_bound(low, work, mean),
+            inner_bound(high, work, mean),
+            out=values,
+        )
 
     return by_rejection if mass >= 0.05 else by_inverse_cdf
 
 
-def _stats(mean: float, std: float, bounds: tuple[float, float] | None) -> dict[str, Any]:
+def _stats(
+    mean: float, std: float, bounds: tuple[float, float] | None
+) -> dict[str, Any]:
     return {"expected_mean": mean, "expected_std": std, "bounds": bounds}
 
 
@@ -118,17 +132,21 @@ class RandomNormal(RandomInitializer):
 
     formula = "w ~ N(mean, stddev^2)"
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+    def __init__(
+        self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None
+    ):
         super().__init__(seed)
         self.mean = check_finite(mean, "mean")
         self.stddev = check_finite(stddev, "stddev", non_negative=True)
 
     def _generate(self, shape, dtype, source: Source, layout, fans=None):
-        return draw(math.prod(shape), dtype, source,
-                    _normal(self.mean, self.stddev)).reshape(shape)
+        return draw(
+            math.prod(shape), dtype, source, _normal(self.mean, self.stddev)
+        ).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         stats.update(_stats(self.mean, self.stddev, None))
         return stats
@@ -152,17 +170,21 @@ class TruncatedNormal(RandomInitializer):
 
     formula = "w ~ N(mean, stddev^2) truncated to mean +- 2 stddev"
 
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None):
+    def __init__(
+        self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None
+    ):
         super().__init__(seed)
         self.mean = check_finite(mean, "mean")
         self.stddev = check_finite(stddev, "stddev", non_negative=True)
 
     def _generate(self, shape, dtype, source: Source, layout, fans=None):
-        return draw(math.prod(shape), dtype, source,
-                    _truncated_normal(self.mean, self.stddev)).reshape(shape)
+        return draw(
+            math.prod(shape), dtype, source, _truncated_normal(self.mean, self.stddev)
+        ).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         bounds = (self.mean - 2 * self.stddev, self.mean + 2 * self.stddev)
         stats.update(_stats(self.mean, self.stddev * TRUNCATED_STD, bounds))
@@ -183,8 +205,9 @@ class RandomUniform(RandomInitializer):
 
     formula = "w ~ U(minval, maxval)"
 
-    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
-                 seed: int | None = None):
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
+    ):
         super().__init__(seed)
         self.minval = check_finite(minval, "minval")
         self.maxval = check_finite(maxval, "maxval")
@@ -195,15 +218,18 @@ class RandomUniform(RandomInitializer):
             )
 
     def _generate(self, shape, dtype, source: Source, layout, fans=None):
-        return draw(math.prod(shape), dtype, source,
-                    _uniform(self.minval, self.maxval)).reshape(shape)
+        return draw(
+            math.prod(shape), dtype, source, _uniform(self.minval, self.maxval)
+        ).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         std = (self.maxval - self.minval) / math.sqrt(12)
-        stats.update(_stats((self.minval + self.maxval) / 2, std,
-                            (self.minval, self.maxval)))
+        stats.update(
+            _stats((self.minval + self.maxval) / 2, std, (self.minval, self.maxval))
+        )
         return stats
 
     def get_config(self) -> dict[str, Any]:
@@ -277,8 +303,12 @@ class VarianceScaling(RandomInitializer):
         output_axes: list[int] | None = None,
     ):
         super().__init__(seed)
-        if isinstance(scale, bool) or not isinstance(scale, numbers.Real) \
-                or not math.isfinite(scale) or scale <= 0:
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, numbers.Real)
+            or not math.isfinite(scale)
+            or scale <= 0
+        ):
             raise ValueError(
                 "Argument `scale` must be a positive finite float. "
                 f"Received: scale={scale!r}."
@@ -297,12 +327,18 @@ class VarianceScaling(RandomInitializer):
         distribution = distribution.lower()
         self.scale = float(scale)
         self.mode = mode
-        self.distribution = "truncated_normal" if distribution == "normal" else distribution
+        self.distribution = (
+            "truncated_normal" if distribution == "normal" else distribution
+        )
         self.input_axes = _check_axes(input_axes, "input_axes")
         self.output_axes = _check_axes(output_axes, "output_axes")
 
-    def fans(self, shape: tuple[int, ...], layout: str = "keras",
-             override: tuple[int, int] | None = None) -> tuple[int, int]:
+    def fans(
+        self,
+        shape: tuple[int, ...],
+        layout: str = "keras",
+        override: tuple[int, int] | None = None,
+    ) -> tuple[int, int]:
         """``(fan_in, fan_out)`` of ``shape`` as this initializer counts them."""
         if override is not None:
             return override
@@ -310,20 +346,28 @@ class VarianceScaling(RandomInitializer):
             # Keras 3.15: the products of the named dimensions alone (an axis in
             # both lists counts in both).
             rank = len(shape)
-            for argument, axes in (("input_axes", self.input_axes),
-                                   ("output_axes", self.output_axes)):
+            for argument, axes in (
+                ("input_axes", self.input_axes),
+                ("output_axes", self.output_axes),
+            ):
                 for axis in axes:
                     if not -rank <= axis < rank:
                         raise ValueError(
                             f"`{argument}`={axes!r} is out of range for shape={shape} "
-                            f"of rank {rank}."
+                            f"of rank {rank}; accepted axes: {-rank} to {rank - 1}."
                         )
-            return (math.prod(shape[a] for a in self.input_axes),
-                    math.prod(shape[a] for a in self.output_axes))
+            return (
+                math.prod(shape[a] for a in self.input_axes),
+                math.prod(shape[a] for a in self.output_axes),
+            )
         return compute_fans(shape, layout)
 
-    def variance(self, shape: tuple[int, ...], layout: str = "keras",
-                 fans: tuple[int, int] | None = None) -> float:
+    def variance(
+        self,
+        shape: tuple[int, ...],
+        layout: str = "keras",
+        fans: tuple[int, int] | None = None,
+    ) -> float:
         fan_in, fan_out = self.fans(shape, layout, fans)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
         return self.scale / max(1.0, n[self.mode])
@@ -339,8 +383,9 @@ class VarianceScaling(RandomInitializer):
             sampler = _uniform(-limit, limit)
         return draw(math.prod(shape), dtype, source, sampler).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         shape = tuple(shape)
         stats["fan_in"], stats["fan_out"] = self.fans(shape, layout, fans)
@@ -371,14 +416,21 @@ class _Family(VarianceScaling):
 
     _settings: tuple[float, str, str]
 
-    def __init__(self, seed: int | None = None, input_axes: list[int] | None = None,
-                 output_axes: list[int] | None = None):
+    def __init__(
+        self,
+        seed: int | None = None,
+        input_axes: list[int] | None = None,
+        output_axes: list[int] | None = None,
+    ):
         scale, mode, distribution = self._settings
         super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed, "input_axes": self.input_axes,
-                "output_axes": self.output_axes}
+        return {
+            "seed": self.seed,
+            "input_axes": self.input_axes,
+            "output_axes": self.output_axes,
+        }
 
 
 class GlorotUniform(_Family):
@@ -497,14 +549,20 @@ class Orthogonal(RandomInitializer):
         q *= self.gain
         return np.ascontiguousarray(q).reshape(shape).astype(dtype, copy=False)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         rows, cols = self.matrix_shape(tuple(shape), layout)
         if rows and cols:
             # Each orthonormal row (or column) of length m has squared norm 1.
-            stats.update(_stats(0.0, abs(self.gain) / math.sqrt(max(rows, cols)),
-                                (-abs(self.gain), abs(self.gain))))
+            stats.update(
+                _stats(
+                    0.0,
+                    abs(self.gain) / math.sqrt(max(rows, cols)),
+                    (-abs(self.gain), abs(self.gain)),
+                )
+            )
         return stats
 
     def get_config(self) -> dict[str, Any]:
