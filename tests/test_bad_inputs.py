@@ -199,6 +199,13 @@ TABLE: list[Bad] = [
     Bad("initialize: unknown base policy in rules", L + 'policy={"base": "jax"})',
         "ValueError",
         r"Invalid 'base' in policy rules: 'jax'\. Accepted: keras, torch"),
+    Bad("initialize: unknown initializer in a rule",
+        L + 'policy={"*weight": "glorot_unifrom"})', "ValueError",
+        r"Invalid policy rule '\*weight': Unknown initializer: 'glorot_unifrom'\. "
+        r"Did you mean 'glorot_uniform'"),
+    Bad("initialize: rule value of the wrong type", L + 'policy={"Linear.weight": 3})',
+        "TypeError", r"Invalid policy rule 'Linear\.weight': Could not interpret "
+        r"initializer identifier: 3\. Accepted: a name, a config dict"),
     Bad("initialize: typo in fans", L + 'fans="layers")', "ValueError",
         r"Invalid `fans`: 'layers'\. Accepted: compatible, layer"),
     Bad("initialize: typo in recurrent", L + 'recurrent="pergate")', "ValueError",

@@ -30,8 +30,13 @@ from initlab.initializers import (
 from initlab.torch import _slots
 from initlab.torch._slots import Slot, slot_for
 
-__all__ = ["InitReport", "ParamRow", "UnknownParameterWarning", "fingerprint",
-           "initialize"]
+__all__ = [
+    "InitReport",
+    "ParamRow",
+    "UnknownParameterWarning",
+    "fingerprint",
+    "initialize",
+]
 
 POLICIES = ("keras", "torch")
 FAN_MODES = ("compatible", "layer")
@@ -77,21 +82,40 @@ class InitReport:
         return [asdict(row) for row in self.rows]
 
     def __str__(self) -> str:
-        header = ("name", "shape", "initializer", "fan_in", "fan_out", "expected_std",
-                  "sampled_std", "note")
+        header = (
+            "name",
+            "shape",
+            "initializer",
+            "fan_in",
+            "fan_out",
+            "expected_std",
+            "sampled_std",
+            "note",
+        )
         lines = [header]
         for row in self.rows:
-            lines.append((
-                row.name, "x".join(map(str, row.shape)) or "()", row.initializer,
-                _text(row.fan_in), _text(row.fan_out), _text(row.expected_std),
-                _text(row.sampled_std), row.note,
-            ))
+            lines.append(
+                (
+                    row.name,
+                    "x".join(map(str, row.shape)) or "()",
+                    row.initializer,
+                    _text(row.fan_in),
+                    _text(row.fan_out),
+                    _text(row.expected_std),
+                    _text(row.sampled_std),
+                    row.note,
+                )
+            )
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        rendered = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-                    for line in lines]
+        rendered = [
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        ]
         rendered.insert(1, "  ".join("-" * w for w in widths))
-        title = (f"initlab.initialize: policy={self.policy} seed={self.seed} "
-                 f"stream_version={self.stream_version}")
+        title = (
+            f"initlab.initialize: policy={self.policy} seed={self.seed} "
+            f"stream_version={self.stream_version}"
+        )
         return "\n".join([title, *rendered])
 
 
@@ -133,8 +157,10 @@ def _torch_default(slot: Slot, module: nn.Module) -> Initializer | None:
         # sqrt(3 * (1/3) / fan_in) = 1 / sqrt(fan_in).
         return VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
     if slot.role == _slots.BIAS:
-        if type(module).__name__ == "NonDynamicallyQuantizableLinear" or \
-                slot.torch_bound is None:
+        if (
+            type(module).__name__ == "NonDynamicallyQuantizableLinear"
+            or slot.torch_bound is None
+        ):
             return Zeros()  # MultiheadAttention zeroes out_proj.bias; fan_in 0 too
         return RandomUniform(-slot.torch_bound, slot.torch_bound)
     if slot.role == _slots.KERNEL:
@@ -163,9 +189,14 @@ def _check_policy(policy: object) -> tuple[str, dict[str, Any], Initializer | No
             )
         for key, value in rules.items():
             if not isinstance(key, str):
-                raise ValueError(f"Policy rule keys must be strings. Received: {key!r}.")
+                raise ValueError(
+                    f"Policy rule keys must be strings. Received: {key!r}."
+                )
             if not (isinstance(value, str) and value in POLICIES):
-                rules[key] = get(value)
+                try:
+                    rules[key] = get(value)
+                except (ValueError, TypeError) as exc:  # name the rule, keep the type
+                    raise type(exc)(f"Invalid policy rule {key!r}: {exc}") from None
         return base, rules, None
     try:
         single = get(policy)
@@ -175,8 +206,10 @@ def _check_policy(policy: object) -> tuple[str, dict[str, Any], Initializer | No
             "rules, or an initializer (name, config or instance) for every kernel."
         ) from None
     if single is None:
-        raise ValueError("Invalid policy None. Accepted: 'keras', 'torch', a dict of "
-                         "rules, or an initializer.")
+        raise ValueError(
+            "Invalid policy None. Accepted: 'keras', 'torch', a dict of "
+            "rules, or an initializer."
+        )
     return "keras", {}, single
 
 
@@ -184,10 +217,20 @@ def _type_names(module: nn.Module) -> set[str]:
     return {cls.__name__ for cls in type(module).__mro__}
 
 
-def _choose(base: str, rules: dict[str, Any], single: Initializer | None,
-            qualified: str, module: nn.Module, pname: str, slot: Slot) -> _Choice:
-    globs = [key for key in rules if not _TYPE_RULE.match(key)
-             and fnmatch.fnmatchcase(qualified, key)]
+def _choose(
+    base: str,
+    rules: dict[str, Any],
+    single: Initializer | None,
+    qualified: str,
+    module: nn.Module,
+    pname: str,
+    slot: Slot,
+) -> _Choice:
+    globs = [
+        key
+        for key in rules
+        if not _TYPE_RULE.match(key) and fnmatch.fnmatchcase(qualified, key)
+    ]
     if globs:
         key = max(globs, key=len)
         return _from_rule(rules[key], f"rule {key!r}", slot, module)
@@ -204,8 +247,9 @@ def _choose(base: str, rules: dict[str, Any], single: Initializer | None,
 
 def _from_rule(value: Any, source: str, slot: Slot, module: nn.Module) -> _Choice:
     if value == "keras":
-        return _Choice(_keras_default(slot), source,
-                       unit_forget_bias=slot.forget_slice is not None)
+        return _Choice(
+            _keras_default(slot), source, unit_forget_bias=slot.forget_slice is not None
+        )
     if value == "torch":
         return _Choice(_torch_default(slot, module), source, torch_fans=True)
     return _Choice(value, source)
@@ -225,8 +269,9 @@ def _draw_dtype(param: torch.Tensor) -> str:
     )
 
 
-def _fans_for(part: _slots.Part, choice: _Choice, slot: Slot,
-              fans: str) -> tuple[int, int] | None:
+def _fans_for(
+    part: _slots.Part, choice: _Choice, slot: Slot, fans: str
+) -> tuple[int, int] | None:
     if choice.torch_fans:
         return slot.torch_fans or part.compatible_fans
     if fans == "layer":
@@ -279,13 +324,16 @@ def initialize(
         An :class:`InitReport`, one row per parameter.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"`model` must be a torch.nn.Module. Received: {type(model).__name__}.")
+        raise TypeError(
+            f"`model` must be a torch.nn.Module. Received: {type(model).__name__}."
+        )
     seed = seeds.check_seed(seed)
     if fans not in FAN_MODES:
         raise ValueError(f"Invalid `fans`: {fans!r}. Accepted: {', '.join(FAN_MODES)}.")
     if recurrent not in RECURRENT_MODES:
         raise ValueError(
-            f"Invalid `recurrent`: {recurrent!r}. Accepted: {', '.join(RECURRENT_MODES)}."
+            f"Invalid `recurrent`: {recurrent!r}. "
+            f"Accepted: {', '.join(RECURRENT_MODES)}."
         )
     if not isinstance(prefix, str):
         raise TypeError(f"`prefix` must be a string. Received: {prefix!r}.")
@@ -295,8 +343,11 @@ def initialize(
         _materialize(model, "cpu" if device is None else device)
     elif device is not None:
         model.to(device)
-    label = base if single is None and not rules else (
-        canonical_name(single) if single is not None else f"rules(base={base})")
+    label = (
+        base
+        if single is None and not rules
+        else (canonical_name(single) if single is not None else f"rules(base={base})")
+    )
     report = InitReport(policy=label, seed=seed, stream_version=stream_version)
 
     seen: set[int] = set()
@@ -308,14 +359,24 @@ def initialize(
             qualified = prefix + (f"{module_name}.{pname}" if module_name else pname)
             slot = slot_for(module, pname, param, recurrent)
             choice = _choose(base, rules, single, qualified, module, pname, slot)
-            report.rows.append(_apply(module, param, qualified, slot, choice, seed,
-                                      fans, stream_version))
+            report.rows.append(
+                _apply(
+                    module, param, qualified, slot, choice, seed, fans, stream_version
+                )
+            )
     return report
 
 
-def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
-           choice: _Choice, seed: int, fans: str,
-           stream_version: int = seeds.STREAM_VERSION) -> ParamRow:
+def _apply(
+    module: nn.Module,
+    param: torch.Tensor,
+    qualified: str,
+    slot: Slot,
+    choice: _Choice,
+    seed: int,
+    fans: str,
+    stream_version: int = seeds.STREAM_VERSION,
+) -> ParamRow:
     shape = tuple(param.shape)
     init = choice.init
     if init is None:
@@ -323,14 +384,17 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
             f"initlab does not know parameter {qualified!r} of "
             f"{type(module).__name__} and left it unchanged; give it a rule, e.g. "
             f"{{'{qualified}': 'glorot_uniform'}}.",
-            UnknownParameterWarning, stacklevel=3,
+            UnknownParameterWarning,
+            stacklevel=3,
         )
-        return ParamRow(qualified, shape, "unknown", None, None, None, None,
-                        "left unchanged")
+        return ParamRow(
+            qualified, shape, "unknown", None, None, None, None, "left unchanged"
+        )
     if slot.role == _slots.UNKNOWN:
         # A rule names a parameter of an unknown module: draw it in its own layout.
-        slot = Slot(slot.role, slot.family, [_slots.Part("", shape)],
-                    lambda arrays: arrays[0])
+        slot = Slot(
+            slot.role, slot.family, [_slots.Part("", shape)], lambda arrays: arrays[0]
+        )
         layout = "torch"
     else:
         layout = "keras"
@@ -338,9 +402,24 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
     arrays, stats = [], None
     for part in slot.parts:
         part_fans = _fans_for(part, choice, slot, fans)
-        arrays.append(init.sample(part.shape, dtype, name=qualified + part.suffix,
-                                  seed=seed, layout=layout, fans=part_fans,
-                                  stream_version=stream_version))
+        try:
+            arrays.append(
+                init.sample(
+                    part.shape,
+                    dtype,
+                    name=qualified + part.suffix,
+                    seed=seed,
+                    layout=layout,
+                    fans=part_fans,
+                    stream_version=stream_version,
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(
+                f"Cannot initialize {qualified!r} of {type(module).__name__} "
+                f"(drawn as {part.shape} in the {layout} layout) with "
+                f"{canonical_name(init)}: {exc}"
+            ) from exc
         if stats is None:
             stats = init.statistics(part.shape, layout, part_fans)
     values = slot.assemble(arrays)  # may be a transposed view: copy_ reads strides
@@ -349,8 +428,11 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
         values = values.copy()
         values[slot.forget_slice] = 1.0
         note = "unit forget bias: forget-gate slice of bias_ih + bias_hh is 1"
-    if choice.torch_fans and isinstance(module, nn.Embedding) and \
-            module.padding_idx is not None:
+    if (
+        choice.torch_fans
+        and isinstance(module, nn.Embedding)
+        and module.padding_idx is not None
+    ):
         values = values.copy()
         values[module.padding_idx] = 0.0
         note = f"padding_idx row {module.padding_idx} zeroed"
@@ -360,8 +442,16 @@ def _apply(module: nn.Module, param: torch.Tensor, qualified: str, slot: Slot,
     if choice.source.startswith("rule"):
         name = f"{name} ({choice.source})"
     assert stats is not None
-    return ParamRow(qualified, shape, name, stats["fan_in"], stats["fan_out"],
-                    stats["expected_std"], sampled, note)
+    return ParamRow(
+        qualified,
+        shape,
+        name,
+        stats["fan_in"],
+        stats["fan_out"],
+        stats["expected_std"],
+        sampled,
+        note,
+    )
 
 
 def _write(param: torch.Tensor, values: np.ndarray) -> None:
@@ -371,8 +461,11 @@ def _write(param: torch.Tensor, values: np.ndarray) -> None:
         if param.device.type == "cpu":
             param.copy_(source)  # casts to float16/bfloat16 as .to(dtype) does
         else:
-            staged = source.to(param.dtype).pin_memory() if torch.cuda.is_available() \
+            staged = (
+                source.to(param.dtype).pin_memory()
+                if torch.cuda.is_available()
                 else source.to(param.dtype)
+            )
             param.copy_(staged, non_blocking=False)
 
 
@@ -387,7 +480,8 @@ def _materialize(model: nn.Module, device: Any) -> None:
             warnings.warn(
                 f"Buffers {names} of {type(module).__name__} were created on the meta "
                 "device and hold uninitialized memory; set them yourself.",
-                UnknownParameterWarning, stacklevel=3,
+                UnknownParameterWarning,
+                stacklevel=3,
             )
 
 
@@ -406,4 +500,3 @@ def fingerprint(model: nn.Module, length: int = 16) -> str:
         digest.update(f"|{tensor.dtype}|{tuple(params[name].shape)}|".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:length]
-
