@@ -9,8 +9,8 @@ from typing import Any
 
 from initlab._version import __version__ as __version__
 from initlab.initializers import CATALOG as CATALOG
-from initlab.initializers import TRUNCATED_STD as TRUNCATED_STD
 from initlab.initializers import EXTRAS as EXTRAS
+from initlab.initializers import TRUNCATED_STD as TRUNCATED_STD
 from initlab.initializers import Constant as Constant
 from initlab.initializers import DeltaOrthogonal as DeltaOrthogonal
 from initlab.initializers import GlorotNormal as GlorotNormal

@@ -45,8 +45,9 @@ def expected_density(init: Initializer, summary: dict[str, Any], grid: np.ndarra
     return stats.norm(mean, std).pdf(grid)
 
 
-def sample_histogram(values: np.ndarray, init: Initializer, summary: dict[str, Any],
-                     path: str | Path) -> Path:
+def sample_histogram(
+    values: np.ndarray, init: Initializer, summary: dict[str, Any], path: str | Path
+) -> Path:
     """Write a histogram of ``values`` with the expected density drawn over it."""
     plt = _pyplot()
     path = Path(path)

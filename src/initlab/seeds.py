@@ -84,7 +84,9 @@ def check_version(version: int) -> None:
         )
 
 
-def stream(seed: int, name: str = "", *, version: int = STREAM_VERSION) -> np.random.Generator:
+def stream(
+    seed: int, name: str = "", *, version: int = STREAM_VERSION
+) -> np.random.Generator:
     """The generator of the stream ``(seed, name)``, for draws that are not chunked.
 
     Args:
@@ -94,7 +96,9 @@ def stream(seed: int, name: str = "", *, version: int = STREAM_VERSION) -> np.ra
     """
     check_version(version)
     seed = check_seed(seed)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=name_key(name))))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=name_key(name)))
+    )
 
 
 def chunk_generator(
@@ -108,4 +112,6 @@ def chunk_generator(
     """
     check_version(version)
     key = (*name_key(name), 0xC0DE, index)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key))
+    )

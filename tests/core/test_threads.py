@@ -38,8 +38,12 @@ def test_same_bytes_in_a_new_process_with_other_thread_count():
         "print(hashlib.sha256(a.tobytes()).hexdigest())"
     )
     digests = {
-        subprocess.run([sys.executable, "-c", code.format(n=n, rows=SHAPE[0])],
-                       check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", code.format(n=n, rows=SHAPE[0])],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         for n in (1, 2)
     }
     here = initlab.HeNormal(seed=11)(SHAPE, name="w")

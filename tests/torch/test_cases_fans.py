@@ -40,7 +40,9 @@ def test_c4_binding_bounds_do_not_warn_and_hold():
         w = init((100_000,))
     assert w.min() >= -1.0 and w.max() <= 0.5
     stats = init.statistics((100_000,))
-    assert w.mean() == pytest.approx(stats["expected_mean"], abs=5 * stats["expected_std"] / 316)
+    assert w.mean() == pytest.approx(
+        stats["expected_mean"], abs=5 * stats["expected_std"] / 316
+    )
 
 
 # C5 ---------------------------------------------------------------------------------
@@ -91,10 +93,13 @@ def test_c6_lecun_uniform_with_layer_fans_keeps_unit_variance():
 # C7 ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("conv, bound", [
-    (nn.Conv1d(64, 64, 3, groups=4), 1 / math.sqrt(16 * 3)),
-    (nn.Conv2d(64, 64, 3, groups=8), 1 / math.sqrt(72)),
-])
+@pytest.mark.parametrize(
+    "conv, bound",
+    [
+        (nn.Conv1d(64, 64, 3, groups=4), 1 / math.sqrt(16 * 3)),
+        (nn.Conv2d(64, 64, 3, groups=8), 1 / math.sqrt(72)),
+    ],
+)
 def test_c7_grouped_convolution_torch_default_bound(conv, bound):
     rows = initialize(conv, "torch", seed=0).rows
     w = _np(conv.weight)
@@ -178,11 +183,14 @@ def test_delta_orthogonal_preserves_the_norm_of_a_conv_input():
     np.testing.assert_allclose(y.norm().item(), x.norm().item(), rtol=1e-5)
 
 
-@pytest.mark.parametrize("shape, match", [
-    ((3, 3, 32, 16), "in=32, out=16"),
-    ((16, 32), "rank 2"),
-    ((1, 1, 1, 1, 1, 4, 4), "rank 7"),
-])
+@pytest.mark.parametrize(
+    "shape, match",
+    [
+        ((3, 3, 32, 16), "in=32, out=16"),
+        ((16, 32), "rank 2"),
+        ((1, 1, 1, 1, 1, 4, 4), "rank 7"),
+    ],
+)
 def test_delta_orthogonal_shape_rule(shape, match):
     with pytest.raises(ValueError, match=match):
         initlab.DeltaOrthogonal(seed=0)(shape)

@@ -60,7 +60,8 @@ def test_c13_keras_lstm_policy_on_deep_bidirectional_lstm():
     for layer in range(2):
         for suffix in ("", "_reverse"):
             total = _np(getattr(lstm, f"bias_ih_l{layer}{suffix}")) + _np(
-                getattr(lstm, f"bias_hh_l{layer}{suffix}"))
+                getattr(lstm, f"bias_hh_l{layer}{suffix}")
+            )
             assert np.all(total[64:128] == 1.0)
             assert np.all(np.delete(total, np.s_[64:128]) == 0.0)
             w_ih = _np(getattr(lstm, f"weight_ih_l{layer}{suffix}"))
@@ -91,8 +92,9 @@ def test_c13_keras_lstm_weights_copied_into_torch_give_same_outputs():
     layer = keras.layers.LSTM(units, return_sequences=True)
     x = np.random.default_rng(0).standard_normal((3, steps, features)).astype("float32")
     expected = np.asarray(keras.ops.convert_to_numpy(layer(x)))
-    kernel, recurrent, bias = (np.asarray(keras.ops.convert_to_numpy(w))
-                               for w in layer.weights)
+    kernel, recurrent, bias = (
+        np.asarray(keras.ops.convert_to_numpy(w)) for w in layer.weights
+    )
     lstm = nn.LSTM(features, units, batch_first=True)
     with torch.no_grad():
         lstm.weight_ih_l0.copy_(torch.from_numpy(kernel.T.copy()))
@@ -144,7 +146,9 @@ def test_adapter_matches_numpy_for_a_dense_kernel():
 
 def test_adding_a_layer_leaves_other_layers_unchanged():
     small = nn.ModuleDict({"a": nn.Linear(4, 4), "c": nn.Linear(4, 4)})
-    big = nn.ModuleDict({"a": nn.Linear(4, 4), "b": nn.Linear(9, 9), "c": nn.Linear(4, 4)})
+    big = nn.ModuleDict(
+        {"a": nn.Linear(4, 4), "b": nn.Linear(9, 9), "c": nn.Linear(4, 4)}
+    )
     initialize(small, "keras", seed=3)
     initialize(big, "keras", seed=3)
     assert torch.equal(small["a"].weight, big["a"].weight)
@@ -192,7 +196,9 @@ def test_single_initializer_policy_covers_kernels_and_keeps_keras_elsewhere():
     lstm = nn.LSTM(6, 4)
     initialize(lstm, "he_normal", seed=0)
     total = _np(lstm.bias_ih_l0) + _np(lstm.bias_hh_l0)
-    assert np.all(total[4:8] == 1.0) and np.all(total[:4] == 0) and np.all(total[8:] == 0)
+    assert (
+        np.all(total[4:8] == 1.0) and np.all(total[:4] == 0) and np.all(total[8:] == 0)
+    )
 
 
 def test_zeros_policy_makes_every_kernel_zero():
@@ -203,8 +209,16 @@ def test_zeros_policy_makes_every_kernel_zero():
 
 def test_rules_precedence_name_glob_over_type_over_base():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
-    report = initialize(model, {"base": "torch", "Linear.weight": "ones",
-                                "1.*": "zeros", "1.weight": "constant"}, seed=0)
+    report = initialize(
+        model,
+        {
+            "base": "torch",
+            "Linear.weight": "ones",
+            "1.*": "zeros",
+            "1.weight": "constant",
+        },
+        seed=0,
+    )
     by_name = {row.name: row.initializer for row in report.rows}
     assert by_name["0.weight"].startswith("ones")
     assert by_name["1.weight"].startswith("constant")  # longest glob wins
@@ -225,13 +239,18 @@ def test_multihead_attention_projections_are_separate_glorot_kernels():
 
 
 def test_embedding_and_norm_keras_defaults():
-    model = nn.ModuleDict({"emb": nn.Embedding(100, 16), "bn": nn.BatchNorm1d(16),
-                           "ln": nn.LayerNorm(16)})
+    model = nn.ModuleDict(
+        {"emb": nn.Embedding(100, 16), "bn": nn.BatchNorm1d(16), "ln": nn.LayerNorm(16)}
+    )
     initialize(model, "keras", seed=0)
     emb = _np(model["emb"].weight)
-    assert np.abs(emb).max() <= 0.05 and emb.std() == pytest.approx(0.1 / math.sqrt(12), rel=0.05)
+    assert np.abs(emb).max() <= 0.05 and emb.std() == pytest.approx(
+        0.1 / math.sqrt(12), rel=0.05
+    )
     for norm in ("bn", "ln"):
-        assert np.all(_np(model[norm].weight) == 1) and np.all(_np(model[norm].bias) == 0)
+        assert np.all(_np(model[norm].weight) == 1) and np.all(
+            _np(model[norm].bias) == 0
+        )
 
 
 def test_gru_gate_order_follows_keras():
@@ -274,12 +293,15 @@ def test_report_lists_expected_and_sampled_std():
     assert row.sampled_std == pytest.approx(row.expected_std, rel=0.03)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"policy": "kears"}, "kears"),
-    ({"policy": {"base": "jax"}}, "jax"),
-    ({"fans": "real"}, "real"),
-    ({"recurrent": "gates"}, "gates"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"policy": "kears"}, "kears"),
+        ({"policy": {"base": "jax"}}, "jax"),
+        ({"fans": "real"}, "real"),
+        ({"recurrent": "gates"}, "gates"),
+    ],
+)
 def test_bad_arguments_name_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
         initialize(nn.Linear(2, 2), **kwargs)
@@ -297,8 +319,13 @@ def test_bad_seed_is_refused():
 
 def test_meta_model_is_materialized_with_the_same_bytes_as_cpu():
     def build():
-        return nn.Sequential(nn.Linear(64, 128), nn.BatchNorm1d(128), nn.ReLU(),
-                             nn.Linear(128, 10), nn.Embedding(7, 3))
+        return nn.Sequential(
+            nn.Linear(64, 128),
+            nn.BatchNorm1d(128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+            nn.Embedding(7, 3),
+        )
 
     cpu = build()
     initialize(cpu, "keras", seed=2)

@@ -46,10 +46,13 @@ def test_returns_what_it_set(restore_global_state):
 
 
 def test_same_in_a_new_process(restore_global_state):
-    code = ("import initlab, random, numpy, torch; initlab.seed_everything(9); "
-            "print(random.random(), numpy.random.random(), float(torch.rand(1)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    code = (
+        "import initlab, random, numpy, torch; initlab.seed_everything(9); "
+        "print(random.random(), numpy.random.random(), float(torch.rand(1)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     initlab.seed_everything(9)
     assert [float(x) for x in out] == list(_draws())
 

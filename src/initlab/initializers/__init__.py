@@ -11,7 +11,9 @@ from initlab.initializers._constant import Ones as Ones
 from initlab.initializers._constant import Zeros as Zeros
 from initlab.initializers._extra import DeltaOrthogonal as DeltaOrthogonal
 from initlab.initializers._extra import TorchTruncatedNormal as TorchTruncatedNormal
-from initlab.initializers._extra import UnboundTruncationWarning as UnboundTruncationWarning
+from initlab.initializers._extra import (
+    UnboundTruncationWarning as UnboundTruncationWarning,
+)
 from initlab.initializers._fans import compute_fans as compute_fans
 from initlab.initializers._random import TRUNCATED_STD as TRUNCATED_STD
 from initlab.initializers._random import GlorotNormal as GlorotNormal

@@ -46,10 +46,13 @@ def resolve_dtype(dtype: object, *, floating_only: bool = True) -> np.dtype:
                 f"Unknown dtype {dtype!r}. Accepted: {', '.join(FLOAT_DTYPES)}"
                 + ("." if floating_only else ", or an integer dtype.")
             ) from None
-    is_float = resolved == _BFLOAT16 or (resolved.kind == "f" and resolved.itemsize <= 8)
+    is_float = resolved == _BFLOAT16 or (
+        resolved.kind == "f" and resolved.itemsize <= 8
+    )
     if floating_only and not is_float:
         raise TypeError(
-            f"Random initializers need a floating dtype; received dtype={resolved.name}. "
+            "Random initializers need a floating dtype; received "
+            f"dtype={resolved.name}. "
             f"Accepted: {', '.join(FLOAT_DTYPES)}."
         )
     if not is_float and resolved.kind not in "biu":
@@ -143,8 +146,9 @@ def get_num_threads() -> int:
     """Threads that draw the chunks of one tensor (the bytes never depend on it)."""
     if _threads["count"] is None:
         env = os.environ.get("INITLAB_NUM_THREADS", "")
-        _threads["count"] = int(env) if env.isdigit() and int(env) > 0 else min(
-            os.cpu_count() or 1, 8)
+        _threads["count"] = (
+            int(env) if env.isdigit() and int(env) > 0 else min(os.cpu_count() or 1, 8)
+        )
     return _threads["count"]
 
 
@@ -165,12 +169,15 @@ def set_num_threads(count: int) -> None:
 
 def _pool() -> ThreadPoolExecutor:
     if _threads["pool"] is None:
-        _threads["pool"] = ThreadPoolExecutor(get_num_threads(),
-                                              thread_name_prefix="initlab-draw")
+        _threads["pool"] = ThreadPoolExecutor(
+            get_num_threads(), thread_name_prefix="initlab-draw"
+        )
     return _threads["pool"]
 
 
-def draw(size: int, dtype: np.dtype, source: Source, sample: ChunkSampler) -> np.ndarray:
+def draw(
+    size: int, dtype: np.dtype, source: Source, sample: ChunkSampler
+) -> np.ndarray:
     """Fill a flat array of ``size`` elements chunk by chunk.
 
     Each chunk is sampled in the work dtype (float32, or float64 for float64 output)
@@ -197,8 +204,9 @@ def draw(size: int, dtype: np.dtype, source: Source, sample: ChunkSampler) -> np
     return out
 
 
-def check_finite(value: object, argument: str, *, positive: bool = False,
-                 non_negative: bool = False) -> float:
+def check_finite(
+    value: object, argument: str, *, positive: bool = False, non_negative: bool = False
+) -> float:
     """Return ``value`` as a float, or raise a ValueError naming the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(
@@ -217,8 +225,7 @@ def check_finite(value: object, argument: str, *, positive: bool = False,
         )
     if non_negative and value < 0:
         raise ValueError(
-            f"Argument `{argument}` must be non-negative. "
-            f"Received: {argument}={value}."
+            f"Argument `{argument}` must be non-negative. Received: {argument}={value}."
         )
     return value
 
@@ -293,18 +300,24 @@ class Initializer:
         if stream_version is None:
             stream_version = getattr(self, "stream_version", seeds.STREAM_VERSION)
         seeds.check_version(stream_version)
-        source = Source(rng, own_seed if own_seed is not None else seed, name,
-                        stream_version)
+        source = Source(
+            rng, own_seed if own_seed is not None else seed, name, stream_version
+        )
         return self._generate(shape, dtype, source, layout, fans)
 
     def _generate(
-        self, shape: tuple[int, ...], dtype: np.dtype, source: Source, layout: str,
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        source: Source,
+        layout: str,
         fans: tuple[int, int] | None = None,
     ) -> np.ndarray:
         raise NotImplementedError
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         """What the values of ``shape`` should look like.
 
         Returns:
@@ -312,8 +325,13 @@ class Initializer:
             ``expected_std`` and ``bounds`` (a ``(low, high)`` pair or None).
         """
         fan_in, fan_out = fans or compute_fans(normalize_shape(shape), layout)
-        return {"fan_in": fan_in, "fan_out": fan_out, "expected_mean": None,
-                "expected_std": None, "bounds": None}
+        return {
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "expected_mean": None,
+            "expected_std": None,
+            "bounds": None,
+        }
 
     def get_config(self) -> dict[str, Any]:
         return {}

@@ -34,7 +34,9 @@ def exact_fill(value: float, dtype: np.dtype, what: str) -> Any:
         return number
     try:
         with np.errstate(over="ignore"):
-            finite = bool(np.isfinite(np.asarray(value, dtype=np.float64).astype(dtype)))
+            finite = bool(
+                np.isfinite(np.asarray(value, dtype=np.float64).astype(dtype))
+            )
     except OverflowError:  # a Python int beyond float64
         finite = False
     if not finite:
@@ -57,8 +59,11 @@ class Constant(Initializer):
     accepts_integers = True
 
     def __init__(self, value: float = 0.0):
-        self.value = value if isinstance(value, int) and not isinstance(value, bool) \
+        self.value = (
+            value
+            if isinstance(value, int) and not isinstance(value, bool)
             else check_finite(value, "value")
+        )
 
     def _fill(self) -> float:
         return self.value
@@ -67,8 +72,9 @@ class Constant(Initializer):
         value = exact_fill(self._fill(), dtype, "Constant value")
         return np.full(shape, value, dtype=dtype)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         value = float(self._fill())
         stats.update(expected_mean=value, expected_std=0.0, bounds=(value, value))
@@ -137,18 +143,20 @@ class Identity(Initializer):
         eye = np.eye(*shape, dtype=np.float64) * self.gain
         return eye.astype(dtype)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         if len(shape) == 2 and min(shape) > 0:
             rows, cols = shape
             p = min(rows, cols) / (rows * cols)
             mean = self.gain * p
-            stats.update(expected_mean=mean,
-                         expected_std=abs(self.gain) * float(np.sqrt(p * (1 - p))),
-                         bounds=(min(0.0, self.gain), max(0.0, self.gain)))
+            stats.update(
+                expected_mean=mean,
+                expected_std=abs(self.gain) * float(np.sqrt(p * (1 - p))),
+                bounds=(min(0.0, self.gain), max(0.0, self.gain)),
+            )
         return stats
 
     def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
-

@@ -1,4 +1,4 @@
-"""Initializers beyond Keras's catalog: DeltaOrthogonal and PyTorch's truncated normal."""
+"""Beyond Keras's catalog: DeltaOrthogonal and PyTorch's truncated normal."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ class DeltaOrthogonal(RandomInitializer):
                 "DeltaOrthogonal needs a 3-, 4- or 5-D convolution kernel. Received: "
                 f"shape={shape} of rank {len(shape)}."
             )
-        n_in, n_out = (shape[-2], shape[-1]) if layout == "keras" else (shape[1], shape[0])
+        n_in, n_out = (
+            (shape[-2], shape[-1]) if layout == "keras" else (shape[1], shape[0])
+        )
         if n_out < n_in:
             raise ValueError(
                 "DeltaOrthogonal needs at least as many output channels as input "
@@ -70,16 +72,18 @@ class DeltaOrthogonal(RandomInitializer):
             out[(slice(None), slice(None), *centre)] = matrix.T
         return out
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         stats = super().statistics(shape, layout, fans)
         shape = tuple(shape)
         n_in, n_out = self.channels(shape, layout)
         if math.prod(shape):
             # n_in orthonormal rows of squared norm gain^2 among prod(shape) values.
             mean_square = self.gain**2 * n_in / math.prod(shape)
-            stats.update(_stats(0.0, math.sqrt(mean_square),
-                                (-abs(self.gain), abs(self.gain))))
+            stats.update(
+                _stats(0.0, math.sqrt(mean_square), (-abs(self.gain), abs(self.gain)))
+            )
         return stats
 
     def get_config(self) -> dict[str, Any]:
@@ -105,8 +109,14 @@ class TorchTruncatedNormal(RandomInitializer):
 
     formula = "w ~ N(mean, std^2) truncated to the absolute interval [a, b]"
 
-    def __init__(self, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                 b: float = 2.0, seed: int | None = None):
+    def __init__(
+        self,
+        mean: float = 0.0,
+        std: float = 1.0,
+        a: float = -2.0,
+        b: float = 2.0,
+        seed: int | None = None,
+    ):
         super().__init__(seed)
         self.mean = check_finite(mean, "mean")
         self.std = check_finite(std, "std", non_negative=True)
@@ -136,14 +146,17 @@ class TorchTruncatedNormal(RandomInitializer):
                 f"{min(low, high):.0f} std from the mean (std={self.std}): they never "
                 "bind, so this is a plain normal. For bounds in std units use "
                 "initlab.TruncatedNormal (Keras semantics).",
-                UnboundTruncationWarning, stacklevel=4,
+                UnboundTruncationWarning,
+                stacklevel=4,
             )
-        sampler = _truncated_normal(self.mean, self.std, lower=-min(low, 1e6),
-                                    upper=min(high, 1e6))
+        sampler = _truncated_normal(
+            self.mean, self.std, lower=-min(low, 1e6), upper=min(high, 1e6)
+        )
         return draw(math.prod(shape), dtype, source, sampler).reshape(shape)
 
-    def statistics(self, shape: Any, layout: str = "keras",
-                   fans: tuple[int, int] | None = None) -> dict[str, Any]:
+    def statistics(
+        self, shape: Any, layout: str = "keras", fans: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
         from scipy.stats import truncnorm
 
         stats = super().statistics(shape, layout, fans)
@@ -152,9 +165,16 @@ class TorchTruncatedNormal(RandomInitializer):
             stats.update(_stats(self.mean, 0.0, (self.a, self.b)))
         else:
             dist = truncnorm(-low, high, loc=self.mean, scale=self.std)
-            stats.update(_stats(float(dist.mean()), float(dist.std()), (self.a, self.b)))
+            stats.update(
+                _stats(float(dist.mean()), float(dist.std()), (self.a, self.b))
+            )
         return stats
 
     def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed, "mean": self.mean, "std": self.std, "a": self.a,
-                "b": self.b}
+        return {
+            "seed": self.seed,
+            "mean": self.mean,
+            "std": self.std,
+            "a": self.a,
+            "b": self.b,
+        }

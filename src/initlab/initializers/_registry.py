@@ -25,14 +25,34 @@ from initlab.initializers._random import (
     VarianceScaling,
 )
 
-__all__ = ["CATALOG", "EXTRAS", "catalog", "deserialize", "get", "register", "serialize",
-           "canonical_name"]
+__all__ = [
+    "CATALOG",
+    "EXTRAS",
+    "catalog",
+    "deserialize",
+    "get",
+    "register",
+    "serialize",
+    "canonical_name",
+]
 
 #: The catalog, in the order ``initlab list`` shows it.
 CATALOG: tuple[type[Initializer], ...] = (
-    Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal,
-    VarianceScaling, Orthogonal, Identity, LecunUniform, LecunNormal,
-    GlorotUniform, GlorotNormal, HeUniform, HeNormal,
+    Zeros,
+    Ones,
+    Constant,
+    RandomNormal,
+    RandomUniform,
+    TruncatedNormal,
+    VarianceScaling,
+    Orthogonal,
+    Identity,
+    LecunUniform,
+    LecunNormal,
+    GlorotUniform,
+    GlorotNormal,
+    HeUniform,
+    HeNormal,
 )
 
 #: Initializers beyond Keras's catalog (not in Keras, so Keras cannot load them).
@@ -95,8 +115,13 @@ def catalog(include_extras: bool = False) -> list[dict[str, Any]]:
     """
     classes = CATALOG + EXTRAS if include_extras else CATALOG
     return [
-        {"name": canonical_name(cls), "class_name": cls.__name__,
-         "aliases": aliases(cls), "formula": cls.formula, "keras": cls in CATALOG}
+        {
+            "name": canonical_name(cls),
+            "class_name": cls.__name__,
+            "aliases": aliases(cls),
+            "formula": cls.formula,
+            "keras": cls in CATALOG,
+        }
         for cls in classes
     ]
 
@@ -112,8 +137,12 @@ def _unknown(name: str, custom_objects: Mapping[str, Any] | None = None) -> Valu
         folded: dict[str, str] = {}
         for known in sorted(names, key=lambda k: (k != k.lower(), k)):  # snake first
             folded.setdefault(known.lower(), known)
-        close = [folded[c] for c in
-                 difflib.get_close_matches(name.lower(), list(folded), n=3, cutoff=0.6)]
+        close = [
+            folded[c]
+            for c in difflib.get_close_matches(
+                name.lower(), list(folded), n=3, cutoff=0.6
+            )
+        ]
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return ValueError(
         f"Unknown initializer: {name!r}.{hint} Known names: "
@@ -123,7 +152,9 @@ def _unknown(name: str, custom_objects: Mapping[str, Any] | None = None) -> Valu
     )
 
 
-def _lookup(name: str, custom_objects: Mapping[str, Any] | None = None) -> type[Initializer]:
+def _lookup(
+    name: str, custom_objects: Mapping[str, Any] | None = None
+) -> type[Initializer]:
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     if name in _NAMES:
@@ -164,18 +195,26 @@ def serialize(init: Initializer) -> dict[str, Any]:
         module and its registered name.
     """
     if not isinstance(init, Initializer):
-        raise TypeError(
-            f"serialize takes an initlab Initializer. Received: {init!r}."
-        )
+        raise TypeError(f"serialize takes an initlab Initializer. Received: {init!r}.")
     cls = type(init)
     if cls in _REGISTERED:
-        return {"module": cls.__module__, "class_name": cls.__name__,
-                "config": init.get_config(), "registered_name": _REGISTERED[cls]}
-    return {"module": KERAS_MODULE, "class_name": cls.__name__,
-            "config": init.get_config(), "registered_name": None}
+        return {
+            "module": cls.__module__,
+            "class_name": cls.__name__,
+            "config": init.get_config(),
+            "registered_name": _REGISTERED[cls],
+        }
+    return {
+        "module": KERAS_MODULE,
+        "class_name": cls.__name__,
+        "config": init.get_config(),
+        "registered_name": None,
+    }
 
 
-def deserialize(config: Any, custom_objects: Mapping[str, Any] | None = None) -> Initializer:
+def deserialize(
+    config: Any, custom_objects: Mapping[str, Any] | None = None
+) -> Initializer:
     """Build an initializer from a config.
 
     Accepts Keras 3's full form (``module``, ``class_name``, ``config``,
@@ -257,4 +296,3 @@ def get(identifier: Any, custom_objects: Mapping[str, Any] | None = None) -> Any
         f"{identifier!r}. Accepted: a name, a config dict, an Initializer class or "
         "instance."
     )
-

@@ -12,8 +12,9 @@ import torch
 from initlab import seeds
 
 
-def seed_everything(seed: int, *, threads: int | None = None,
-                    deterministic: bool = True) -> dict[str, Any]:
+def seed_everything(
+    seed: int, *, threads: int | None = None, deterministic: bool = True
+) -> dict[str, Any]:
     """Seed Python's, NumPy's and PyTorch's global generators from one seed.
 
     initlab itself never reads global random state; this is for the code around it
@@ -34,8 +35,10 @@ def seed_everything(seed: int, *, threads: int | None = None,
         thread counts.
     """
     seed = seeds.check_seed(seed)
-    derived = {name: int(seeds.stream(seed, f"seed_everything/{name}").integers(2**32))
-               for name in ("python", "numpy", "torch")}
+    derived = {
+        name: int(seeds.stream(seed, f"seed_everything/{name}").integers(2**32))
+        for name in ("python", "numpy", "torch")
+    }
     random.seed(derived["python"])
     np.random.seed(derived["numpy"])
     torch.manual_seed(derived["torch"])
@@ -57,6 +60,8 @@ def seed_everything(seed: int, *, threads: int | None = None,
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
-        "env": {key: os.environ.get(key) for key in
-                ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")},
+        "env": {
+            key: os.environ.get(key)
+            for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
+        },
     }

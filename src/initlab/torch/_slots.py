@@ -66,13 +66,22 @@ class Slot:
     notes: list[str] = field(default_factory=list)
 
 
-def _single(role: str, family: str, shape: tuple[int, ...],
-            to_torch: Callable[[np.ndarray], np.ndarray] = lambda a: a,
-            fans: tuple[int, int] | None = None,
-            layer_fans: tuple[int, int] | None = None,
-            torch_bound: float | None = None) -> Slot:
-    return Slot(role, family, [Part("", shape, fans, layer_fans)],
-                lambda arrays: to_torch(arrays[0]), torch_bound)
+def _single(
+    role: str,
+    family: str,
+    shape: tuple[int, ...],
+    to_torch: Callable[[np.ndarray], np.ndarray] = lambda a: a,
+    fans: tuple[int, int] | None = None,
+    layer_fans: tuple[int, int] | None = None,
+    torch_bound: float | None = None,
+) -> Slot:
+    return Slot(
+        role,
+        family,
+        [Part("", shape, fans, layer_fans)],
+        lambda arrays: to_torch(arrays[0]),
+        torch_bound,
+    )
 
 
 def _bound(fan_in: int) -> float | None:
@@ -85,19 +94,28 @@ def _bound(fan_in: int) -> float | None:
 def _linear(module: nn.Linear, pname: str, param: torch.Tensor) -> Slot | None:
     out_features, in_features = module.weight.shape
     if pname == "weight":
-        return _single(KERNEL, "weight", (in_features, out_features), np.transpose,
-                       torch_bound=_bound(in_features))
+        return _single(
+            KERNEL,
+            "weight",
+            (in_features, out_features),
+            np.transpose,
+            torch_bound=_bound(in_features),
+        )
     if pname == "bias":
-        return _single(BIAS, "bias", tuple(param.shape), torch_bound=_bound(in_features))
+        return _single(
+            BIAS, "bias", tuple(param.shape), torch_bound=_bound(in_features)
+        )
     return None
 
 
-def _conv(module: nn.modules.conv._ConvNd, pname: str, param: torch.Tensor) -> Slot | None:
+def _conv(
+    module: nn.modules.conv._ConvNd, pname: str, param: torch.Tensor
+) -> Slot | None:
     weight_shape = tuple(module.weight.shape)
     first, second, *kernel = weight_shape
     receptive = math.prod(kernel)
     groups = module.groups
-    # PyTorch stores (out, in/groups, *k) and, for transposed convs, (in, out/groups, *k).
+    # PyTorch stores (out, in/groups, *k), and (in, out/groups, *k) when transposed.
     # Keras stores (*k, in/groups, out) and (*k, out, in) for transposed convs; fans
     # read from those layouts agree with PyTorch's own helper in both cases.
     keras_shape = (*kernel, second, first)
@@ -116,19 +134,29 @@ def _conv(module: nn.modules.conv._ConvNd, pname: str, param: torch.Tensor) -> S
         multiplier = out_channels // in_channels
         compatible = (in_channels * receptive, multiplier * receptive)
     if pname == "weight":
-        slot = _single(KERNEL, "weight", keras_shape, to_torch, compatible, layer,
-                       torch_bound=_bound(second * receptive))
+        slot = _single(
+            KERNEL,
+            "weight",
+            keras_shape,
+            to_torch,
+            compatible,
+            layer,
+            torch_bound=_bound(second * receptive),
+        )
         slot.torch_fans = (second * receptive, first * receptive)
         return slot
     if pname == "bias":
-        return _single(BIAS, "bias", tuple(param.shape),
-                       torch_bound=_bound(second * receptive))
+        return _single(
+            BIAS, "bias", tuple(param.shape), torch_bound=_bound(second * receptive)
+        )
     return None
 
 
 # ------------------------------------------------------------------------ recurrent
 
-_RNN_PARAM = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l\d+(_reverse)?$")
+_RNN_PARAM = re.compile(
+    r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l\d+(_reverse)?$"
+)
 # Keras stores GRU gates as (z, r, h); PyTorch as (r, z, n). LSTM agrees: (i, f, g, o).
 _GRU_FROM_KERAS = [1, 0, 2]
 
@@ -147,7 +175,9 @@ def _reorder(blocks: list[int] | None, axis: int) -> Callable[[np.ndarray], np.n
     return reorder
 
 
-def _rnn(module: nn.RNNBase, pname: str, param: torch.Tensor, recurrent: str) -> Slot | None:
+def _rnn(
+    module: nn.RNNBase, pname: str, param: torch.Tensor, recurrent: str
+) -> Slot | None:
     match = _RNN_PARAM.match(pname)
     if match is None:
         return None
@@ -161,8 +191,13 @@ def _rnn(module: nn.RNNBase, pname: str, param: torch.Tensor, recurrent: str) ->
         # (gates * H, in): the Keras kernel is (in, gates * H).
         reorder = _reorder(blocks, axis=1)
         # weight_hr (an LSTM projection, which Keras lacks) is treated as a kernel.
-        return _single(KERNEL, family, (shape[1], shape[0]),
-                       lambda a: np.transpose(reorder(a)), torch_bound=bound)
+        return _single(
+            KERNEL,
+            family,
+            (shape[1], shape[0]),
+            lambda a: np.transpose(reorder(a)),
+            torch_bound=bound,
+        )
     if family == "weight_hh":
         rows = shape[1]  # H (or proj_size)
         reorder = _reorder(blocks, axis=1)
@@ -170,8 +205,13 @@ def _rnn(module: nn.RNNBase, pname: str, param: torch.Tensor, recurrent: str) ->
             parts = [Part(f"#gate{g}", (rows, hidden)) for g in range(gates)]
             assemble = lambda arrays: np.transpose(reorder(np.concatenate(arrays, 1)))  # noqa: E731
             return Slot(RECURRENT, family, parts, assemble, bound)
-        return _single(RECURRENT, family, (rows, gates * hidden),
-                       lambda a: np.transpose(reorder(a)), torch_bound=bound)
+        return _single(
+            RECURRENT,
+            family,
+            (rows, gates * hidden),
+            lambda a: np.transpose(reorder(a)),
+            torch_bound=bound,
+        )
     # Biases: Keras's LSTM adds 1 to the forget gate (i, f, c, o); PyTorch sums two
     # biases, so the 1 goes into bias_ih and bias_hh stays 0 there.
     slot = _single(BIAS, family, shape, _reorder(blocks, axis=0), torch_bound=bound)
@@ -197,8 +237,9 @@ def _norm(module: nn.Module, pname: str, param: torch.Tensor) -> Slot | None:
     return None
 
 
-def _attention(module: nn.MultiheadAttention, pname: str,
-               param: torch.Tensor) -> Slot | None:
+def _attention(
+    module: nn.MultiheadAttention, pname: str, param: torch.Tensor
+) -> Slot | None:
     embed = module.embed_dim
     xavier = VarianceScaling(1.0, "fan_avg", "uniform")
     if pname == "in_proj_weight":
@@ -206,8 +247,14 @@ def _attention(module: nn.MultiheadAttention, pname: str,
         # xavier_uniform_ sees the packed (3E, E) matrix, so its fan_out is 3E.
         parts = [Part(f"#{p}", (embed, embed)) for p in ("q", "k", "v")]
         assemble = lambda arrays: np.concatenate([a.T for a in arrays], axis=0)  # noqa: E731
-        slot = Slot(KERNEL, "in_proj_weight", parts, assemble, torch_init=xavier,
-                    torch_fans=(embed, 3 * embed))
+        slot = Slot(
+            KERNEL,
+            "in_proj_weight",
+            parts,
+            assemble,
+            torch_init=xavier,
+            torch_fans=(embed, 3 * embed),
+        )
         slot.notes.append("q, k, v drawn as separate (E, E) kernels")
         return slot
     if pname in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
@@ -228,8 +275,9 @@ def _attention(module: nn.MultiheadAttention, pname: str,
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
 
-def slot_for(module: nn.Module, pname: str, param: torch.Tensor,
-             recurrent: str = "fused") -> Slot:
+def slot_for(
+    module: nn.Module, pname: str, param: torch.Tensor, recurrent: str = "fused"
+) -> Slot:
     """The slot of ``module``'s direct parameter ``pname``; role UNKNOWN if none."""
     slot: Slot | None = None
     if isinstance(module, nn.Linear):
