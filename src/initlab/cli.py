@@ -185,9 +185,9 @@ def sample_command(
     name: Annotated[str, typer.Argument(help="Initializer name, alias, or config as JSON.")],
     shape: Annotated[str, typer.Option("--shape", help="Comma-separated shape, e.g. 512,256.")],
     layout: Annotated[str, typer.Option("--layout", help="keras (in, out) or torch (out, in).")] = "keras",
-    seed: Annotated[int | None, typer.Option(
+    seed: Annotated[str | None, typer.Option(
         "--seed", help="Seed of the draw (non-negative). Default: the config's own "
-        "seed, else 0.")] = None,
+        "seed, else 0.", metavar="INTEGER")] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float16, bfloat16, float32 or float64.")] = "float32",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a histogram PNG.")] = None,
@@ -201,6 +201,12 @@ def sample_command(
         if seed is None:  # a config's own int seed, else 0
             seed = getattr(init, "seed", None)
             seed = 0 if seed is None else seed
+        else:  # parsed here: typer's own int error does not show the value
+            try:
+                seed = int(seed)
+            except ValueError:
+                raise BadInput(f"Invalid --seed {seed!r}: it must be a non-negative "
+                               "integer.") from None
         if seed < 0:
             raise BadInput(f"Invalid --seed {seed}: it must be a non-negative integer.")
         summary = sample_summary(init, initlab.canonical_name(init), dims, layout, dtype,
