@@ -9,7 +9,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
-import ml_dtypes
 import numpy as np
 
 from initlab import seeds
@@ -18,7 +17,18 @@ from initlab.initializers._fans import _check_layout, compute_fans, normalize_sh
 __all__ = ["Initializer", "RandomInitializer", "resolve_dtype"]
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
-_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def bfloat16() -> np.dtype:
+    """The bfloat16 dtype; ``ml_dtypes`` is imported on first use (it is slow)."""
+    import ml_dtypes
+
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def _is_bfloat16(dtype: np.dtype) -> bool:
+    # A bfloat16 dtype object exists only once ml_dtypes is imported.
+    return dtype.name == "bfloat16" and dtype.kind == "V"
 
 
 def resolve_dtype(dtype: object, *, floating_only: bool = True) -> np.dtype:
@@ -36,8 +46,8 @@ def resolve_dtype(dtype: object, *, floating_only: bool = True) -> np.dtype:
     text = str(dtype)
     if text.startswith("torch."):
         dtype = text.removeprefix("torch.")
-    if dtype in ("bfloat16", ml_dtypes.bfloat16):
-        resolved = _BFLOAT16
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        resolved = bfloat16()
     else:
         try:
             resolved = np.dtype(dtype)  # type: ignore[call-overload]
@@ -46,7 +56,7 @@ def resolve_dtype(dtype: object, *, floating_only: bool = True) -> np.dtype:
                 f"Unknown dtype {dtype!r}. Accepted: {', '.join(FLOAT_DTYPES)}"
                 + ("." if floating_only else ", or an integer dtype.")
             ) from None
-    is_float = resolved == _BFLOAT16 or (
+    is_float = _is_bfloat16(resolved) or (
         resolved.kind == "f" and resolved.itemsize <= 8
     )
     if floating_only and not is_float:

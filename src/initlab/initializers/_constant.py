@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from initlab.initializers._base import Initializer, Source, check_finite
@@ -42,9 +41,15 @@ def exact_fill(value: float, dtype: np.dtype, what: str) -> Any:
     if not finite:
         raise ValueError(
             f"{what} {value!r} overflows {dtype.name}, whose largest finite value is "
-            f"{float(ml_dtypes.finfo(dtype).max):g}."
+            f"{_largest(dtype):g}."
         )
     return value
+
+
+def _largest(dtype: np.dtype) -> float:
+    import ml_dtypes  # its finfo knows bfloat16 too
+
+    return float(ml_dtypes.finfo(dtype).max)
 
 
 class Constant(Initializer):
