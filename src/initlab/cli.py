@@ -695,6 +695,84 @@ def recommend_command(
     _print_wide(rows)
 
 
+# --------------------------------------------------------------------------- search
+
+
+def _search_int(text: str | None, flag: str, minimum: int) -> int | None:
+    """An integer option of ``search`` (None stays None), or one sentence of refusal."""
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise BadInput(
+            f"Invalid {flag} {text!r}: it must be an integer of at least {minimum}."
+        )
+    return value
+
+
+@app.command("search")
+def search_command(
+    problem: Annotated[
+        str, typer.Option("--problem", help="xor, spirals or digits.")
+    ] = "xor",
+    methods: Annotated[str, typer.Option(
+        "--methods", help="Comma-separated: gd, sgd, annealing, genetic.")
+    ] = "gd,sgd,annealing,genetic",
+    seeds: Annotated[str, typer.Option(
+        "--seeds", help="Number of run seeds.", metavar="INTEGER")] = "50",
+    init: Annotated[str, typer.Option(
+        "--init", help="Initializer of the kernels: a name or a config as JSON.")
+    ] = "glorot_uniform",
+    restarts: Annotated[str | None, typer.Option(
+        "--restarts", metavar="INTEGER",
+        help="Split the budget into K independent attempts. Default: the "
+        "problem's (10 for xor).")] = None,
+    budget: Annotated[str | None, typer.Option(
+        "--budget", metavar="INTEGER",
+        help="Loss evaluations per run, the same for every method. Default: the "
+        "problem's (2000 for xor).")] = None,
+    seed: Annotated[str, typer.Option(
+        "--seed", help="First run seed.", metavar="INTEGER")] = "0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write search.json, search.md and two PNG plots here.")] = None,
+) -> None:
+    """Train a small network with gradient descent, SGD, simulated annealing and a
+    genetic algorithm from the same starts, over many seeds, under one budget."""
+    from initlab.search import search
+    from initlab.search._report import TABLE_COLUMNS, describe, table_rows, write_report
+
+    with guarded():
+        result = search(
+            problem, methods, _search_int(seeds, "--seeds", 1),
+            init=parse_initializer(init),
+            restarts=_search_int(restarts, "--restarts", 1),
+            budget=_search_int(budget, "--budget", 1),
+            seed=_search_int(seed, "--seed", 0),
+        )
+    written = None
+    if out is not None:
+        with guarded(EXIT_RUNTIME):
+            written = write_report(result, out)
+    if as_json:
+        print(json.dumps(result.summary(), allow_nan=False))
+        return
+    from rich.markup import escape
+
+    table = Table(title=f"initlab search: {result.problem.name}",
+                  caption=escape(describe(result)))
+    for column in TABLE_COLUMNS:
+        table.add_column(column)
+    for row in table_rows(result):
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    if written is not None:
+        console.print(f"report written to {written['markdown'].parent}")
+
+
 def main() -> None:
     """Entry point of the ``initlab`` script."""
     try:

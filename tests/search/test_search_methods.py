@@ -16,8 +16,9 @@ GLOROT = initlab.get("glorot_uniform")
 
 def _run(method, budget, seeds=range(6), attempt=0, problem=XOR):
     starts = [Start(s, attempt) for s in seeds]
-    return run_method(method, problem, GLOROT, starts, budget,
-                      _settings(method, problem, None))
+    return run_method(
+        method, problem, GLOROT, starts, budget, _settings(method, problem, None)
+    )
 
 
 @pytest.fixture
@@ -83,7 +84,10 @@ def test_a_seed_runs_the_same_alone_or_beside_others(method):
 
 @pytest.mark.parametrize("method", ["sgd", "annealing", "genetic"])
 def test_restarts_and_seeds_move_differently(method):
-    base, restart = _run(method, 100, seeds=[0]), _run(method, 100, seeds=[0], attempt=1)
+    base, restart = (
+        _run(method, 100, seeds=[0]),
+        _run(method, 100, seeds=[0], attempt=1),
+    )
     other = _run(method, 100, seeds=[1])
     assert base.final_loss[0] != restart.final_loss[0]
     assert base.final_loss[0] != other.final_loss[0]

@@ -82,7 +82,10 @@ def test_initial_weights_come_from_the_named_streams():
     init = initlab.get("glorot_uniform")
     theta = net.initial_weights(init, seed=5)
     assert [name for name, _ in net.parameters] == [
-        "dense1.kernel", "dense1.bias", "dense2.kernel", "dense2.bias",
+        "dense1.kernel",
+        "dense1.bias",
+        "dense2.kernel",
+        "dense2.bias",
     ]
     kernel = init.sample((2, 2), "float64", name="dense1.kernel", seed=5)
     np.testing.assert_array_equal(theta[:4], kernel.ravel())

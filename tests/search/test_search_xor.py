@@ -21,7 +21,9 @@ def test_full_batch_gd_from_the_same_seed_is_bitwise_identical():
     np.testing.assert_array_equal(a.curves, b.curves)
     np.testing.assert_array_equal(a.final_loss, b.final_loss)
     np.testing.assert_array_equal(a.evals_to_success, b.evals_to_success)
-    np.testing.assert_array_equal(a.restart_evals_to_success, b.restart_evals_to_success)
+    np.testing.assert_array_equal(
+        a.restart_evals_to_success, b.restart_evals_to_success
+    )
 
 
 def test_full_batch_gd_is_bitwise_identical_in_a_new_process():
@@ -29,8 +31,9 @@ def test_full_batch_gd_is_bitwise_identical_in_a_new_process():
         "import initlab; r = initlab.search('xor', 'gd', 5, restarts=1);"
         "print([x.hex() for x in r.methods['gd'].final_loss])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     here = initlab.search("xor", "gd", 5, restarts=1).methods["gd"].final_loss
     assert out.strip() == str([x.hex() for x in here])
 
@@ -93,8 +96,12 @@ def test_success_by_restarts_is_counted_from_independent_attempts(xor50):
 @pytest.mark.parametrize("method", ["annealing", "genetic"])
 def test_annealing_and_the_genetic_algorithm_solve_xor_in_90_percent(xor50, method):
     assert xor50.methods[method].success_rate >= 0.9
-    assert np.all(xor50.methods[method].evals_to_success[
-        np.isfinite(xor50.methods[method].evals_to_success)] <= xor50.budget)
+    assert np.all(
+        xor50.methods[method].evals_to_success[
+            np.isfinite(xor50.methods[method].evals_to_success)
+        ]
+        <= xor50.budget
+    )
 
 
 def test_the_summary_is_strict_json(xor50):
@@ -112,25 +119,34 @@ def test_initlab_search_is_callable_before_and_after_importing_the_package():
         "assert 'torch' not in sys.modules and 'deap' not in sys.modules;"
         "print(type(r1).__name__, type(r2).__name__, type(r3).__name__)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["SearchResult"] * 3
-    assert isinstance(initlab.search("xor", "gd", 1, budget=5, restarts=1),
-                      SearchResult)
+    assert isinstance(
+        initlab.search("xor", "gd", 1, budget=5, restarts=1), SearchResult
+    )
 
 
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"problem": "mnist"}, ValueError, r"Unknown problem 'mnist'\. Accepted: xor, "),
+        (
+            {"problem": "mnist"},
+            ValueError,
+            r"Unknown problem 'mnist'\. Accepted: xor, ",
+        ),
         ({"methods": "gd,adam"}, ValueError, r"Unknown method 'adam'\. Accepted: gd, "),
         ({"methods": "gd,gd"}, ValueError, "listed twice"),
         ({"seeds": 0}, ValueError, r"`seeds` must be at least 1\. Received: seeds=0"),
         ({"seeds": 2.5}, TypeError, "must be an integer"),
         ({"budget": 5, "restarts": 6}, ValueError, r"`restarts` \(6\) cannot exceed"),
         ({"init": "glorot_unifrom"}, ValueError, "glorot_unifrom"),
-        ({"settings": {"gd": {"lr": 1}}}, ValueError,
-         r"Unknown setting 'lr' for method 'gd'\. Accepted: learning_rate\."),
+        (
+            {"settings": {"gd": {"lr": 1}}},
+            ValueError,
+            r"Unknown setting 'lr' for method 'gd'\. Accepted: learning_rate\.",
+        ),
         ({"seed": -1}, ValueError, "non-negative"),
     ],
 )

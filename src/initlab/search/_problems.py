@@ -79,7 +79,7 @@ def xor() -> Problem:
         y=y,
         # Below ln(2)/4 = 0.173 no example can be on the wrong side of 0.5.
         threshold=0.1,
-        threshold_note="every example is classified right (any loss < ln(2)/4 is)",
+        threshold_note="under ln(2)/4, every example is on its class's side of 0.5",
         budget=2000,
         restarts=10,
         settings={
@@ -125,7 +125,8 @@ def spirals(seed: int = 0) -> Problem:
         x=x,
         y=y,
         threshold=0.1,
-        threshold_note="nearly every point on its spiral's side",
+        threshold_note="each misclassified point costs more than ln 2, so at most "
+        "14 % are",
         budget=4000,
         restarts=2,
         data_seed=seed,
@@ -161,7 +162,8 @@ def digits() -> Problem:
         x=x,
         y=y,
         threshold=0.1,
-        threshold_note="training loss of a network that fits the subset",
+        threshold_note="each misclassified example costs at least ln 2, so at most "
+        "14 % are",
         budget=1000,
         restarts=2,
         settings={
