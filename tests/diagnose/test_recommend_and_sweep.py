@@ -139,3 +139,20 @@ def test_depth_sweep_one_line_per_initializer(tmp_path):
 def test_depth_sweep_refuses_a_bad_entry_before_running():
     with pytest.raises(ValueError, match="keras, torch, lsuv"):
         depth_sweep(["he_normal", "no_such_init"], "mlp", depth=2, width=4)
+
+
+def test_depth_sweep_of_a_factory_model_copies_it_and_keeps_one_batch():
+    calls = []
+
+    def factory():
+        calls.append(1)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU())
+        return model, torch.randn(
+            32, 8, generator=torch.Generator().manual_seed(len(calls))
+        )
+
+    lines = depth_sweep(["he_normal", "he_normal", "zeros"], factory=factory)
+    assert len(calls) == 1
+    first, again, zeros = (line.report.to_dict() for line in lines)
+    assert first["layers"] == again["layers"]  # same copy, same batch, same seed
+    assert zeros["verdict"] == "symmetric"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -76,8 +77,9 @@ def depth_sweep(
             :func:`build_model`), when ``factory`` is None.
         seed: Seed of the weights and of the built-in batch. Defaults to 0.
         batch_size: Inputs of the built-in batch. Defaults to 512.
-        factory: A function returning ``(model, batch)``; called once per entry
-            and initialized with it (biases as the entry gives them).
+        factory: A function returning ``(model, batch)``, called once; each entry
+            initializes a copy of the model (biases as the entry gives them) and
+            every entry is measured on the same batch.
 
     Returns:
         One :class:`SweepLine` per entry, in order.
@@ -85,6 +87,7 @@ def depth_sweep(
     if not inits:
         raise ValueError("`inits` is empty: name at least one initializer.")
     labels = [resolve_init(entry)[0] for entry in inits]  # refuse bad entries first
+    built = None if factory is None else call_factory(factory)
     lines = []
     for entry, label in zip(inits, labels, strict=True):
         if factory is None:
@@ -98,7 +101,7 @@ def depth_sweep(
                 batch_size=batch_size,
             )
         else:
-            model, batch = call_factory(factory)
+            model, batch = copy.deepcopy(built[0]), built[1]
             apply_init(model, entry, seed, batch)
         lines.append(SweepLine(label, diagnose(model, batch)))
     return lines
