@@ -20,6 +20,7 @@ from initlab.search._problems import PROBLEMS as PROBLEMS
 from initlab.search._problems import Problem as Problem
 from initlab.search._problems import get_problem as get_problem
 from initlab.search._problems import spiral_data as spiral_data
+from initlab.search._report import write_report as write_report
 from initlab.search._search import BUDGET_RULE as BUDGET_RULE
 from initlab.search._search import MethodResult as MethodResult
 from initlab.search._search import SearchResult as SearchResult
