@@ -86,8 +86,19 @@ def _main(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Show tracebacks on errors.")
     ] = False,
+    imports: Annotated[
+        list[str] | None,
+        typer.Option("--import", metavar="MODULE",
+                     help="Import a Python module first (repeatable), e.g. one whose "
+                     "@initlab.register initializers you want to use by name. Also "
+                     "read from INITLAB_IMPORT (comma-separated)."),
+    ] = None,
 ) -> None:
     _state["verbose"] = verbose
+    from initlab._plugins import import_plugins
+
+    with guarded():
+        import_plugins(imports)
 
 
 def parse_initializer(text: str) -> initlab.Initializer:

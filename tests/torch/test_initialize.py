@@ -346,3 +346,10 @@ def test_stream_version_is_selectable_and_checked():
     assert report.stream_version == 1 and torch.equal(a.weight, b.weight)
     with pytest.raises(ValueError, match="stream_version=7"):
         initialize(a, "keras", stream_version=7)
+
+
+def test_a_rule_that_matches_nothing_is_warned_about():
+    layer = nn.Linear(3, 3)
+    with pytest.warns(initlab.torch.UnmatchedRuleWarning, match=r"\*\.weight"):
+        initialize(layer, {"*.weight": "zeros", "weight": "ones"}, seed=0)
+    assert torch.all(layer.weight == 1)

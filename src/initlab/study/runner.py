@@ -143,6 +143,10 @@ def validate_study(
 def _worker_init(datasets: list[Dataset]) -> None:
     import torch
 
+    from initlab._plugins import import_plugins
+
+    import_plugins()  # the driver's --import modules: registered initializers
+
     torch.set_num_threads(RUN_THREADS)
     for dataset in datasets:
         preload(dataset)

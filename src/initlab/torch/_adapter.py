@@ -31,6 +31,7 @@ from initlab.torch import _slots
 from initlab.torch._slots import Slot, slot_for
 
 __all__ = [
+    "UnmatchedRuleWarning",
     "InitReport",
     "ParamRow",
     "UnknownParameterWarning",
@@ -48,6 +49,10 @@ _WEIGHT_ROLES = (_slots.KERNEL, _slots.RECURRENT, _slots.EMBEDDING)
 
 class UnknownParameterWarning(UserWarning):
     """A parameter of a module initlab does not know was left unchanged."""
+
+
+class UnmatchedRuleWarning(UserWarning):
+    """A policy rule matched no parameter (a typo, or a glob that needs a prefix)."""
 
 
 @dataclass
@@ -174,6 +179,7 @@ class _Choice:
     source: str  # "keras", "torch", "policy" or "rule <key>"
     unit_forget_bias: bool = False
     torch_fans: bool = False  # PyTorch's own fans (its default init was chosen)
+    rule: str | None = None  # the rule key that chose it
 
 
 def _check_policy(policy: object) -> tuple[str, dict[str, Any], Initializer | None]:
@@ -233,26 +239,31 @@ def _choose(
     ]
     if globs:
         key = max(globs, key=len)
-        return _from_rule(rules[key], f"rule {key!r}", slot, module)
+        return _from_rule(rules[key], f"rule {key!r}", slot, module, rule=key)
     types = _type_names(module)
     for key, value in rules.items():
         if _TYPE_RULE.match(key):
             type_name, param = key.split(".")
             if type_name in types and param in (pname, slot.family):
-                return _from_rule(value, f"rule {key!r}", slot, module)
+                return _from_rule(value, f"rule {key!r}", slot, module, rule=key)
     if single is not None and slot.role in _WEIGHT_ROLES:
         return _Choice(single, "policy")
     return _from_rule(base, base, slot, module)
 
 
-def _from_rule(value: Any, source: str, slot: Slot, module: nn.Module) -> _Choice:
+def _from_rule(
+    value: Any, source: str, slot: Slot, module: nn.Module, rule: str | None = None
+) -> _Choice:
     if value == "keras":
         return _Choice(
-            _keras_default(slot), source, unit_forget_bias=slot.forget_slice is not None
+            _keras_default(slot),
+            source,
+            unit_forget_bias=slot.forget_slice is not None,
+            rule=rule,
         )
     if value == "torch":
-        return _Choice(_torch_default(slot, module), source, torch_fans=True)
-    return _Choice(value, source)
+        return _Choice(_torch_default(slot, module), source, torch_fans=True, rule=rule)
+    return _Choice(value, source, rule=rule)
 
 
 # ----------------------------------------------------------------------- initialize
@@ -351,6 +362,7 @@ def initialize(
     report = InitReport(policy=label, seed=seed, stream_version=stream_version)
 
     seen: set[int] = set()
+    used: set[str] = set()
     for module_name, module in model.named_modules():
         for pname, param in module.named_parameters(recurse=False):
             if id(param) in seen:
@@ -359,11 +371,22 @@ def initialize(
             qualified = prefix + (f"{module_name}.{pname}" if module_name else pname)
             slot = slot_for(module, pname, param, recurrent)
             choice = _choose(base, rules, single, qualified, module, pname, slot)
+            if choice.rule is not None:
+                used.add(choice.rule)
             report.rows.append(
                 _apply(
                     module, param, qualified, slot, choice, seed, fans, stream_version
                 )
             )
+    unused = [key for key in rules if key not in used]
+    if unused:
+        warnings.warn(
+            f"Policy rules {unused} matched no parameter of {type(model).__name__}; "
+            "globs match qualified names such as "
+            f"{[row.name for row in report.rows[:3]]}.",
+            UnmatchedRuleWarning,
+            stacklevel=2,
+        )
     return report
 
 
