@@ -62,3 +62,13 @@ def test_explicit_rng_draws_sequentially_and_repeats():
     a = initlab.RandomNormal()(SHAPE, rng=np.random.default_rng(5))
     b = initlab.RandomNormal()(SHAPE, rng=np.random.default_rng(5))
     assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (1500, 300), (3, 3, 64, 128)])
+def test_orthogonal_same_bytes_at_one_and_two_blas_threads(shape):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    digests = set()
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            digests.add(initlab.Orthogonal(seed=4)(shape, name="w").tobytes())
+    assert len(digests) == 1
