@@ -69,7 +69,7 @@ def test_the_table_and_the_report_files(tmp_path):
         "search_restarts.png",
     }
     markdown = (tmp_path / "search.md").read_text()
-    assert markdown.startswith("## Stochastic search: xor")
+    assert markdown.startswith("## Stochastic search: xor\n\n### Settings")
     assert "![Loss against evaluations](search_loss.png)" in markdown
     assert json.loads((tmp_path / "search.json").read_text())["restart_budget"] == 100
 

@@ -56,12 +56,12 @@ def test_markdown_states_budget_threshold_and_statistics(small):
     text = markdown(small)
     assert text.startswith("## Stochastic search: xor\n")
     for phrase in (
-        "Budget: 400 loss evaluations per run",
+        "- budget: 400 loss evaluations per run",
         "below 0.1",
         "n = 6 seeds",
         "4 independent attempts of 100",
         "| method | solved |",
-        "- `gd`: learning_rate=1.0",
+        "- gd: learning_rate=1.0",
     ):
         assert phrase in text
 

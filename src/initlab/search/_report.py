@@ -74,21 +74,20 @@ def describe(result: SearchResult) -> str:
     )
 
 
-def _pyplot():
-    import matplotlib
+def _figure():
+    # An Agg canvas of its own: no pyplot state, safe to call from any thread.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(7.0, 4.2), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
 
 
 def plot_curves(result: SearchResult, path: str | Path) -> Path:
-    """Loss of each method's answer against evaluations: the median over seeds as a
-    line, the interquartile range as a band, the threshold dashed."""
-    plt = _pyplot()
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=100)
+    """Write the loss of each method's answer against evaluations: the median over
+    seeds as a line, the interquartile range as a band, the threshold dashed."""
+    fig, ax = _figure()
     for name, method in result.methods.items():
         # Before its first measurement a run has no answer yet: left out.
         seen = ~np.isnan(method.curves).all(axis=0)
@@ -97,12 +96,13 @@ def plot_curves(result: SearchResult, path: str | Path) -> Path:
         color = _COLORS.get(name)
         ax.plot(grid, mid, color=color, label=f"{name} (median)")
         ax.fill_between(grid, low, high, color=color, alpha=0.2, linewidth=0)
+    threshold = result.problem.threshold
     ax.axhline(
-        result.problem.threshold,
+        threshold,
         color="black",
         linestyle="--",
         linewidth=1,
-        label=f"threshold {result.problem.threshold:g}",
+        label=f"threshold {threshold:g}",
     )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -113,20 +113,19 @@ def plot_curves(result: SearchResult, path: str | Path) -> Path:
         f"{len(result.seeds)} seeds",
         fontsize=10,
     )
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
 def plot_restarts(result: SearchResult, path: str | Path) -> Path:
-    """Success rate against the number of restarts, as counted from independent
-    attempts (solid), beside ``1 - (1 - r1)^k`` (dotted), what independent attempts
-    with the first attempt's rate would give."""
-    plt = _pyplot()
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=100)
+    """Write the success rate against the number of restarts, counted from
+    independent attempts (solid), beside ``1 - (1 - r1)^k`` (dotted): what
+    independent attempts at the first attempt's rate would give."""
+    fig, ax = _figure()
     k = np.arange(1, result.restarts + 1)
     for name, method in result.methods.items():
         rates = method.success_rate_by_restarts
@@ -141,45 +140,64 @@ def plot_restarts(result: SearchResult, path: str | Path) -> Path:
         f"{result.problem.name}: success against restarts (dotted: 1 - (1 - r1)^k)",
         fontsize=10,
     )
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    path = Path(path)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
+def _seed_text(seeds: list[int]) -> str:
+    if len(seeds) > 2:
+        return f"{seeds[0]}..{seeds[-1]} ({len(seeds)} seeds)"
+    return f"{', '.join(map(str, seeds))} ({len(seeds)} seed{'s' * (len(seeds) > 1)})"
+
+
 def markdown(result: SearchResult, figures: dict[str, str] | None = None) -> str:
-    """A report section: the setting, the table, the figures and how to read them."""
-    summary = result.summary()
-    lines = [f"## Stochastic search: {result.problem.name}", "", describe(result), ""]
-    lines.append(f"How evaluations are counted: {BUDGET_RULE}.")
+    """A report section in the study report's layout: settings, how the statistics
+    are counted, the table, the figures."""
+    problem = result.problem
+    lines = [
+        f"## Stochastic search: {problem.name}",
+        "",
+        "### Settings",
+        "",
+        f"- problem: {problem.description}"
+        + (f", data seed {problem.data_seed}" if problem.data_seed is not None else ""),
+        f"- init: {result.init['name']} for the kernels, biases zero; "
+        "every method starts from the same weights",
+        f"- seeds: {_seed_text(result.seeds)}",
+        f"- budget: {result.budget:,} loss evaluations per run, for every method "
+        f"({BUDGET_RULE})",
+        f"- solved: {problem.loss_name} below {problem.threshold:g} "
+        f"({problem.threshold_note})",
+        f"- restarts: {result.restarts} independent attempts of "
+        f"{result.restart_budget:,} evaluations",
+    ]
+    for name, method in result.methods.items():
+        settings = ", ".join(f"{k}={v}" for k, v in method.settings.items())
+        lines.append(f"- {name}: {settings}")
     lines += [
         "",
+        "### Results",
+        "",
+        f"Statistics over n = {len(result.seeds)} seeds. *Solved* counts the runs "
+        "that went below the threshold within the budget. Evaluations to success are "
+        "over the solved runs only; numbers with brackets are the median "
+        "[interquartile range] (linear interpolation). The final loss is the loss of "
+        "each run's answer when it ended, at success or when the budget was spent. "
+        "*With restarts* is the share of seeds solved within "
+        f"{result.restarts} independent attempts of {result.restart_budget:,} "
+        "evaluations, counted from those attempts, not computed from a formula.",
+        "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
-        "|" + "---|" * len(TABLE_COLUMNS),
+        "|" + "|".join("---" for _ in TABLE_COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(result)]
     lines.append("")
     for title, name in (figures or {}).items():
         lines += [f"![{title}]({name})", ""]
-    n = len(result.seeds)
-    lines += [
-        f"Statistics over n = {n} seeds. *Solved* counts the runs whose loss went "
-        f"below {result.problem.threshold:g} ({result.problem.threshold_note}) within "
-        "the budget. Evaluations to success are over the solved runs only; brackets "
-        "are the interquartile range (linear interpolation). The final loss is the "
-        "loss of each run's answer when it ended: at success or when the budget was "
-        "spent. *Solved with restarts* is the share of seeds solved within "
-        f"{result.restarts} independent attempts of {result.restart_budget:,} "
-        "evaluations each, counted from those attempts, not computed from a formula.",
-        "",
-        "Settings:",
-        "",
-    ]
-    for name, stats in summary["methods"].items():
-        settings = ", ".join(f"{k}={v}" for k, v in stats["settings"].items())
-        lines.append(f"- `{name}`: {settings}")
-    lines.append("")
     return "\n".join(lines)
 
 
@@ -197,12 +215,13 @@ def write_report(result: SearchResult, out: str | Path) -> dict[str, Path]:
         "restarts": out / "search_restarts.png",
         "markdown": out / "search.md",
     }
-    paths["json"].write_text(json.dumps(result.summary(), indent=2, allow_nan=False))
+    summary = json.dumps(result.summary(), indent=2, allow_nan=False)
+    paths["json"].write_text(summary, encoding="utf-8")
     plot_curves(result, paths["curves"])
     plot_restarts(result, paths["restarts"])
     figures = {
         "Loss against evaluations": paths["curves"].name,
         "Success rate against restarts": paths["restarts"].name,
     }
-    paths["markdown"].write_text(markdown(result, figures))
+    paths["markdown"].write_text(markdown(result, figures), encoding="utf-8")
     return paths
