@@ -73,3 +73,17 @@ def test_study_workers_import_the_plugin(plugin_env, tmp_path):
         rows = list(csv.DictReader(handle))
     assert [row["init"] for row in rows] == ["plugin_halves"]
     assert rows[0]["n_runs"] == "2"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["study", "--seeds", "abc"], "'--seeds' (received 'abc')"),
+    (["study", "--seeds=abc"], "'--seeds' (received 'abc')"),
+    (["sample", "he_normal"], "Missing option '--shape'"),
+    (["study", "--bogus", "3"], "No such option: --bogus"),
+    (["nosuchcmd"], "No such command 'nosuchcmd'"),
+])
+def test_usage_errors_are_one_sentence_with_exit_code_2(args, expected):
+    result = _cli(args, dict(os.environ))
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and "╭" not in result.stderr

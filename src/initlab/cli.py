@@ -17,6 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 
 import initlab
+
+try:  # typer >= 0.25 vendors click; older releases use click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the typer release
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 from initlab.study.spec import StudySpec, default_inits, split_entries
 
 EXIT_OK = 0
@@ -301,8 +306,12 @@ def _study_table(cells: list[Any], title: str) -> Table:
 
     header, rows = ranked_rows(cells, compact=True)
     table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True,
+                  pad_edge=False, show_edge=False,
                   caption="n: seeds in the statistics; div: diverged runs, excluded; "
-                  "± std: sample standard deviation over seeds (ddof=1).")
+                  "± std: sample standard deviation over seeds (ddof=1), not the "
+                  "standard error; 95% CI: Student t interval of the mean; vs best: "
+                  "paired t-test on common seeds, Holm-corrected, p < 0.05. "
+                  "Undefined (n/a) below 2 seeds. More in report.html.")
     for column in header:
         if column == "init":
             table.add_column(column, overflow="fold")
@@ -784,10 +793,59 @@ def search_command(
         console.print(f"report written to {written['markdown'].parent}")
 
 
-def main() -> None:
-    """Entry point of the ``initlab`` script."""
+def _received(exc: click_errors.BadParameter, args: list[str]) -> str:
+    """The text the user gave for the parameter that ``exc`` is about."""
+    names = getattr(exc.param, "opts", None) or []
+    for index, arg in enumerate(args):
+        for name in names:
+            if arg == name and index + 1 < len(args):
+                return f" (received {args[index + 1]!r})"
+            if arg.startswith(name + "="):
+                return f" (received {arg[len(name) + 1:]!r})"
+    return ""
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of the ``initlab`` script.
+
+    A usage error (unknown option, a value of the wrong type) is one sentence on
+    stderr naming the option and the value received, with exit code 2.
+    """
+    args = sys.argv[1:] if args is None else list(args)
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(args, prog_name="initlab", standalone_mode=False)
+        # Without standalone mode, typer.Exit(code) comes back as a return value.
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except click_errors.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(EXIT_BAD_INPUT)
+    except click_errors.MissingParameter as exc:
+        hint = f" See '{exc.ctx.command_path} --help'." if exc.ctx else ""
+        err_console.print(f"error: {exc.format_message()}{hint}", markup=False,
+                          highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click_errors.BadParameter as exc:
+        hint = f" See 'initlab {exc.ctx.info_name} --help'." if exc.ctx else ""
+        opts = getattr(exc.param, "opts", None) or [getattr(exc.param, "name", "")]
+        where = " / ".join(f"'{opt}'" for opt in opts)
+        err_console.print(
+            f"error: Invalid value for {where}{_received(exc, args)}: "
+            f"{exc.message}.{hint}",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        sys.exit(EXIT_BAD_INPUT)
+    except click_errors.UsageError as exc:
+        hint = f" See '{exc.ctx.command_path} --help'." if exc.ctx else ""
+        err_console.print(f"error: {exc.message}{hint}", markup=False,
+                          highlight=False, soft_wrap=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(EXIT_RUNTIME)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
