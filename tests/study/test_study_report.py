@@ -71,7 +71,10 @@ def test_one_run_has_an_undefined_std_written_empty(store):
     row = _rows(summary_csv(summarize(store)))[0]
     assert row["test_acc_std"] == ""
     assert row["test_acc_mean"] == "0.1" and row["n_runs"] == "1"
-    assert ranked_rows(summarize(store))[1][0][4] == "0.1000 ± n/a"
+    assert ranked_rows(summarize(store))[1][0][4:6] == ["0.1000 ± undefined",
+                                                        "undefined"]
+    assert ranked_rows(summarize(store), compact=True)[1][0][4:8] == [
+        "0.1000", "undefined", "n/a", "best"]
 
 
 def test_diverged_runs_are_counted_and_excluded(store):
@@ -116,12 +119,13 @@ def test_summary_columns_and_determinism(store):
 
 def test_write_report_makes_the_three_files(store, tmp_path):
     _fill(store, {"zeros": [0.1, 0.2], "he_normal": [0.9, 0.95]})
-    write_report(store, tmp_path)
+    write_report(store, tmp_path, html=False)
+    assert not (tmp_path / "report.html").exists()
     report = (tmp_path / "report.md").read_text()
     assert "sample standard deviation over seeds" in report
     assert "| 1 | he_normal | 2 | 0 | 0.9250 ± 0.0354 |" in report
     assert "- epochs: 2" in report and "- seeds: 0, 1 (2 seeds)" in report
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     first = (tmp_path / "summary.csv").read_bytes()
-    write_report(store, tmp_path)
+    write_report(store, tmp_path, html=False)
     assert (tmp_path / "summary.csv").read_bytes() == first

@@ -1,13 +1,16 @@
 """The report of a study, built from ``results.sqlite`` alone.
 
 So it can be rebuilt at any time without retraining: ``summary.csv`` (one row per grid
-cell, ranked), ``report.md`` (the ranked table with the settings) and ``curves.png``
-(test accuracy per epoch: mean over seeds and min-max band).
+cell, ranked), ``report.md`` (the ranked table with the settings), ``curves.png``
+(test accuracy per epoch: mean over seeds and min-max band) and ``report.html`` (all
+of it and more, self-contained; see :mod:`initlab.study.html`).
 
-Statistics are over seeds: each finished run contributes its final test accuracy
-once. The standard deviation is the sample one (ddof = 1) and is undefined, written
-empty, with a single run. Diverged runs are counted in ``n_diverged`` and left out
-of the accuracy statistics; failed and unfinished runs are left out of both.
+Statistics are over seeds (:mod:`initlab.study.stats`): each finished run contributes
+its final test accuracy once. The standard deviation is the sample one (ddof = 1);
+it, the standard error, the Student t interval and the paired test against the best
+are undefined, written empty, with fewer than 2 runs. Diverged runs are counted in
+``n_diverged`` and left out of the accuracy statistics; failed and unfinished runs
+are left out of both.
 """
 
 from __future__ import annotations
@@ -15,20 +18,41 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from initlab.study.stats import (
+    ALPHA,
+    CI_METHOD,
+    TEST_METHOD,
+    Comparison,
+    SeedStats,
+    compare_to_best,
+    describe,
+)
 from initlab.study.store import Store
 
 __all__ = [
     "CELL_KEYS",
+    "STAT_COLUMNS",
     "SUMMARY_COLUMNS",
+    "UNDEFINED",
     "Cell",
+    "cell_label",
+    "common_settings",
+    "comparison_notes",
+    "curves_figure",
+    "distribution_figure",
+    "interval_text",
+    "method_note",
+    "p_text",
     "plot_curves",
+    "png_bytes",
     "ranked_rows",
+    "report_markdown",
     "summarize",
     "summary_csv",
     "varying_keys",
@@ -40,10 +64,16 @@ CELL_KEYS = (
     "dataset", "model", "init", "depth", "width", "activation", "optimizer", "lr",
     "momentum", "batch_size", "epochs", "split_seed", "stream_version",
 )
+#: The statistics columns of summary.csv that follow the first ten (see Cell.summary).
+STAT_COLUMNS = (
+    "test_acc_median", "test_acc_se", "ci95_low", "ci95_high", "label", "p_vs_best",
+    "p_holm", "n_paired", "diff_vs_best", "unpaired_seeds",
+)
 #: The columns of summary.csv; the first ten are fixed by the interface.
 SUMMARY_COLUMNS = (
     "dataset", "model", "init", "n_runs", "n_diverged", "test_acc_mean",
     "test_acc_std", "test_acc_min", "test_acc_max", "best_seed",
+    *STAT_COLUMNS,
     "test_loss_mean", "train_loss_mean", "n_failed",
     *CELL_KEYS[3:],
 )
@@ -63,6 +93,9 @@ class Cell:
         n_diverged: Runs whose loss became NaN or infinite.
         n_failed: Runs that raised.
         n_unfinished: Runs pending or running.
+        diverged_seeds: Seeds of the diverged runs, ascending.
+        comparison: This cell against the best cell of its group (the cells that
+            differ from it only by ``init``); set by :func:`summarize`.
     """
 
     settings: dict[str, Any]
@@ -73,6 +106,8 @@ class Cell:
     n_diverged: int
     n_failed: int
     n_unfinished: int
+    comparison: Comparison | None = None
+    diverged_seeds: tuple[int, ...] = ()
 
     @property
     def n_runs(self) -> int:
@@ -110,6 +145,16 @@ class Cell:
         return self._stat(self.test_acc, "max")
 
     @property
+    def stats(self) -> SeedStats:
+        """n, mean, std, median, standard error and 95 % t interval over seeds."""
+        return describe(self.test_acc)
+
+    @property
+    def by_seed(self) -> dict[int, float]:
+        """``seed -> final test accuracy`` of the finished runs."""
+        return dict(zip(self.seeds, self.test_acc, strict=True))
+
+    @property
     def best_seed(self) -> int | None:
         """The seed of the highest final test accuracy (the lowest seed on ties)."""
         if not self.seeds:
@@ -123,11 +168,31 @@ class Cell:
             n_runs=self.n_runs, n_diverged=self.n_diverged, test_acc_mean=self.mean,
             test_acc_std=self.std, test_acc_min=self.min, test_acc_max=self.max,
             best_seed=self.best_seed,
+            **self._stat_columns(),
             test_loss_mean=self._stat(self.test_loss, "mean"),
             train_loss_mean=self._stat(self.train_loss, "mean"),
             n_failed=self.n_failed,
         )
         return {column: row[column] for column in SUMMARY_COLUMNS}
+
+    def _stat_columns(self) -> dict[str, Any]:
+        stats, comparison = self.stats, self.comparison
+        test = comparison.test if comparison is not None else None
+        return {
+            "test_acc_median": stats.median, "test_acc_se": stats.se,
+            "ci95_low": stats.ci_low, "ci95_high": stats.ci_high,
+            "label": comparison.label if comparison is not None else None,
+            "p_vs_best": test.p if test is not None else None,
+            "p_holm": comparison.p_holm if comparison is not None else None,
+            "n_paired": test.n if test is not None else None,
+            "diff_vs_best": test.diff if test is not None else None,
+            "unpaired_seeds": comparison.missing if comparison is not None else None,
+        }
+
+    @property
+    def group(self) -> tuple:
+        """The settings other than ``init``: cells of one group are compared."""
+        return tuple(str(self.settings[key]) for key in CELL_KEYS if key != "init")
 
 
 def _rank_key(cell: Cell) -> tuple:
@@ -157,8 +222,14 @@ def summarize(store: Store) -> list[Cell]:
             n_diverged=sum(run["status"] == "diverged" for run in runs),
             n_failed=sum(run["status"] == "failed" for run in runs),
             n_unfinished=sum(run["status"] in ("pending", "running") for run in runs),
+            diverged_seeds=tuple(run["seed"] for run in runs
+                                 if run["status"] == "diverged"),
         ))
-    return sorted(cells, key=_rank_key)
+    cells.sort(key=_rank_key)
+    comparisons = compare_to_best([cell.by_seed for cell in cells],
+                                  [cell.group for cell in cells])
+    return [replace(cell, comparison=comparison)
+            for cell, comparison in zip(cells, comparisons, strict=True)]
 
 
 def _format(value: Any) -> str:
@@ -186,14 +257,65 @@ def varying_keys(cells: Sequence[Cell]) -> list[str]:
             and len({str(cell.settings[key]) for cell in cells}) > 1]
 
 
+#: How an undefined statistic is written for people (summary.csv leaves it empty).
+UNDEFINED = "undefined"
+
+
 def _fixed(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+    return UNDEFINED if value is None else f"{value:.4f}"
 
 
 def _accuracy(cell: Cell) -> str:
     if cell.mean is None:
-        return "n/a"
+        return UNDEFINED
     return f"{cell.mean:.4f} ± {_fixed(cell.std)}"
+
+
+def interval_text(stats: SeedStats) -> str:
+    """``[low, high]`` to 4 decimals, or ``undefined`` below 2 seeds."""
+    if stats.ci_low is None or stats.ci_high is None:
+        return UNDEFINED
+    return f"[{stats.ci_low:.4f}, {stats.ci_high:.4f}]"
+
+
+def p_text(p: float | None) -> str:
+    """A p-value to 3 significant digits (``1.45e-04`` below 0.001)."""
+    if p is None:
+        return UNDEFINED
+    return f"{p:.2e}" if p < 0.001 else f"{p:.3f}"
+
+
+def _vs_best(cell: Cell) -> tuple[str, str, str]:
+    """``(label, paired p, Holm p)`` as text; the best cell gets dashes."""
+    comparison = cell.comparison
+    if comparison is None or comparison.test is None:
+        return ("best", "—", "—") if comparison is not None else ("", "", "")
+    return comparison.label, p_text(comparison.test.p), p_text(comparison.p_holm)
+
+
+def cell_label(cell: Cell, extra: Sequence[str] = ()) -> str:
+    """``init`` followed by the settings ``extra`` that vary: ``he_normal (lr=0.1)``."""
+    label = str(cell.settings["init"])
+    if extra:
+        label += " (" + ", ".join(f"{k}={cell.settings[k]}" for k in extra) + ")"
+    return label
+
+
+def method_note() -> str:
+    """What the numbers of the ranked table mean: n, ±, the interval, the test."""
+    return (
+        "Final test accuracy over seeds, ranked by the mean. n is the number of "
+        "seeds in the statistics (finished runs; one accuracy per seed, never the "
+        "pooled test examples). `±` is the sample standard deviation over seeds "
+        "(ddof = 1), not the standard error; SE is the standard error of the mean "
+        f"(std / √n). 95 % CI: the {CI_METHOD}, chosen because it stays honest at 3 "
+        "to 10 seeds. vs best: a "
+        f"{TEST_METHOD}; better or worse when the Holm-adjusted p is below {ALPHA}, "
+        "otherwise indistinguishable. With fewer than 2 seeds (or 2 common seeds) "
+        f"the std, SE, interval and test are {UNDEFINED}, never 0. Diverged runs "
+        "(a loss became NaN or infinite) are counted under *diverged* and excluded "
+        "from the accuracy statistics."
+    )
 
 
 def ranked_rows(cells: Sequence[Cell], *,
@@ -201,28 +323,64 @@ def ranked_rows(cells: Sequence[Cell], *,
     """The ranked table as text: a header and one row per cell.
 
     Settings that differ between cells get a column each, after ``init``.
-    ``compact`` uses short headers and puts mean and std in columns of their own,
-    for a terminal 80 columns wide.
+    ``compact`` (for a terminal 80 columns wide) uses short headers, puts mean and
+    std in columns of their own and leaves out SE, median, min, max, the p-values
+    and the best seed.
     """
     extra = varying_keys(cells)
     if compact:
-        header = ["#", "init", *extra, "n", "div", "mean", "± std", "min", "max",
-                  "best"]
+        header = ["#", "init", *extra, "n", "div", "mean", "95% CI (t)", "± std",
+                  "vs best"]
     else:
         header = ["rank", "init", *extra, "n", "diverged", "test acc mean ± std",
-                  "min", "max", "best seed"]
+                  "95 % CI (t)", "SE", "median", "min", "max", "vs best",
+                  "p (paired t)", "p (Holm)", "best seed"]
     rows = []
     for rank, cell in enumerate(cells, start=1):
+        stats = cell.stats
+        label, p, p_holm = _vs_best(cell)
+        first = [str(rank), cell.settings["init"],
+                 *(str(cell.settings[k]) for k in extra), str(cell.n),
+                 str(cell.n_diverged)]
         if compact:
-            accuracy = [_fixed(cell.mean), _fixed(cell.std)]
+            rows.append([*first, _fixed(cell.mean), interval_text(stats),
+                         "n/a" if cell.std is None else _fixed(cell.std), label])
         else:
-            accuracy = [_accuracy(cell)]
-        rows.append([
-            str(rank), cell.settings["init"], *(str(cell.settings[k]) for k in extra),
-            str(cell.n), str(cell.n_diverged), *accuracy, _fixed(cell.min),
-            _fixed(cell.max), _format(cell.best_seed) or "n/a",
-        ])
+            rows.append([*first, _accuracy(cell), interval_text(stats),
+                         _fixed(stats.se), _fixed(stats.median), _fixed(cell.min),
+                         _fixed(cell.max), label, p, p_holm,
+                         _format(cell.best_seed) or UNDEFINED])
     return header, rows
+
+
+def comparison_notes(cells: Sequence[Cell]) -> list[str]:
+    """Sentences about what the ranked table leaves out: seeds missing on one
+    side of a pairing, refused tests, diverged runs."""
+    extra = varying_keys(cells)
+    notes = []
+    for cell in cells:
+        name = cell_label(cell, extra)
+        comparison = cell.comparison
+        if cell.n_diverged:
+            seeds = ", ".join(map(str, cell.diverged_seeds))
+            notes.append(f"{name}: {cell.n_diverged} diverged run(s) (seed "
+                         f"{seeds}), excluded from the statistics.")
+        if cell.n == 1:
+            notes.append(f"{name}: one seed, so its std, SE, interval and test are "
+                         f"{UNDEFINED}.")
+        if comparison is None or comparison.test is None:
+            continue
+        test = comparison.test
+        best = cell_label(cells[comparison.best], extra)
+        if comparison.missing:
+            missing = comparison.missing_text(name, best)
+            notes.append(f"{name} vs {best}: seeds left out of the pairing "
+                         f"({missing}); {test.n} pair(s) used.")
+        if test.p is None and test.note:
+            notes.append(f"{name} vs {best}: test {UNDEFINED}: {test.note}."
+                         if not test.identical else
+                         f"{name} vs {best}: {test.note}.")
+    return notes
 
 
 def _seed_text(seeds: Sequence[int]) -> str:
@@ -234,69 +392,94 @@ def _seed_text(seeds: Sequence[int]) -> str:
     return f"{', '.join(map(str, seeds))} ({len(seeds)} seed{'s' * (len(seeds) > 1)})"
 
 
-def report_markdown(cells: Sequence[Cell], runs: Sequence[dict[str, Any]]) -> str:
-    """The text of report.md: settings, method, ranked table, notes."""
-    common = {key: cells[0].settings[key] for key in CELL_KEYS
-              if key != "init" and key not in varying_keys(cells)} if cells else {}
-    lines = ["# initlab study report", "", "## Settings", ""]
-    for key, value in common.items():
+def common_settings(cells: Sequence[Cell]) -> dict[str, Any]:
+    """The cell settings, other than ``init``, that every cell shares."""
+    if not cells:
+        return {}
+    extra = varying_keys(cells)
+    return {key: cells[0].settings[key] for key in CELL_KEYS
+            if key != "init" and key not in extra}
+
+
+def report_markdown(cells: Sequence[Cell], runs: Sequence[dict[str, Any]],
+                    explanation: Any = None) -> str:
+    """The text of report.md: settings, method, ranked table, notes and, when
+    given, the deterministic-versus-stochastic section (an
+    :class:`initlab.study.explain.Explanation`)."""
+    lines = ["# initlab study report", "",
+             "The full report, with plots, per-seed results, initial diagnostics and "
+             "the environment, is `report.html`.", "", "## Settings", ""]
+    for key, value in common_settings(cells).items():
         lines.append(f"- {key}: {value}")
     lines += [
         f"- seeds: {_seed_text([run['seed'] for run in runs])}",
         "- split: stratified 80/20 train/test, the same for every run (split_seed)",
-        "", "## Ranked results", "",
-        "Final test accuracy, ranked by the mean over seeds. `±` is the sample "
-        "standard deviation over seeds (ddof = 1; n/a with a single run); n is the "
-        "number of seeds in the statistics. Diverged runs (a loss became NaN or "
-        "infinite) are counted under *diverged* and excluded from the accuracy "
-        "statistics.", "",
+        "", "## Ranked results", "", method_note(), "",
     ]
     header, rows = ranked_rows(cells)
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join("---" for _ in header) + "|")
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    notes = comparison_notes(cells)
+    if notes:
+        lines += ["", *(f"- {note}" for note in notes)]
     failed = sum(cell.n_failed for cell in cells)
     unfinished = sum(cell.n_unfinished for cell in cells)
     if failed or unfinished:
         lines += ["", f"Not included: {failed} failed run(s), {unfinished} unfinished "
                   "run(s); run the study again to complete them."]
     lines += ["", "![test accuracy per epoch](curves.png)", ""]
+    if explanation is not None:
+        lines += ["## Deterministic versus stochastic training", "",
+                  *explanation.markdown(), ""]
     return "\n".join(lines)
 
 
-def plot_curves(cells: Sequence[Cell], store: Store, path: str | Path) -> Path:
-    """Write curves.png: per cell, the mean test accuracy per epoch over its
-    finished runs, with a band from the minimum to the maximum."""
-    import matplotlib
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+def _curves_of(cells: Sequence[Cell], store: Store) -> list[np.ndarray | None]:
+    """Per cell, its finished runs' test accuracy per epoch (runs x epochs)."""
     by_run: dict[str, list[float]] = {}
     for row in store.epochs():
         by_run.setdefault(row["run_id"], []).append(row["test_acc"])
     runs_of: dict[tuple, list[str]] = {}
     for run in store.runs():
         if run["status"] == "finished":
-            key = tuple(run[k] for k in CELL_KEYS)
-            runs_of.setdefault(key, []).append(run["run_id"])
-    extra = varying_keys(cells)
+            runs_of.setdefault(tuple(run[k] for k in CELL_KEYS), []).append(
+                run["run_id"])
+    curves: list[np.ndarray | None] = []
+    for cell in cells:
+        ids = runs_of.get(tuple(cell.settings[k] for k in CELL_KEYS), [])
+        lengths = {len(by_run.get(run_id, [])) for run_id in ids}
+        if not ids or len(lengths) != 1 or 0 in lengths:
+            curves.append(None)
+            continue
+        curves.append(np.array([by_run[run_id] for run_id in ids], dtype=np.float64))
+    return curves
 
+
+def _colors(n: int) -> list[Any]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def curves_figure(cells: Sequence[Cell], store: Store) -> Any:
+    """Test accuracy per epoch: per cell, the mean over its finished runs as a line
+    and the band from the minimum to the maximum (a matplotlib Figure)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    extra = varying_keys(cells)
     fig = Figure(figsize=(9.0, 5.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    cmap = matplotlib.colormaps["tab20" if len(cells) > 10 else "tab10"]
-    colors = [cmap(i % cmap.N) for i in range(len(cells))]
-    for cell, color in zip(cells, colors, strict=True):
-        ids = runs_of.get(tuple(cell.settings[k] for k in CELL_KEYS), [])
-        if not ids:
+    for cell, color, curves in zip(cells, _colors(len(cells)),
+                                   _curves_of(cells, store), strict=True):
+        if curves is None:
             continue
-        curves = np.array([by_run[run_id] for run_id in ids], dtype=np.float64)
         epochs = np.arange(curves.shape[1])
-        label = cell.settings["init"]
-        if extra:
-            label += " (" + ", ".join(f"{k}={cell.settings[k]}" for k in extra) + ")"
         ax.plot(epochs, curves.mean(axis=0), color=color, lw=1.5,
-                label=f"{label} (n={len(ids)})")
+                label=f"{cell_label(cell, extra)} (n={len(curves)})")
         ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=color,
                         alpha=0.15, lw=0)
     ax.set_xlabel("epoch (0 = before training)")
@@ -306,14 +489,93 @@ def plot_curves(cells: Sequence[Cell], store: Store, path: str | Path) -> Path:
     if ax.lines:
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small",
                   frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center",
+                transform=ax.transAxes)
     fig.tight_layout()
+    return fig
+
+
+def _horizontal() -> dict[str, Any]:
+    """boxplot's keyword for horizontal boxes: ``orientation`` from matplotlib
+    3.10 (where ``vert`` is deprecated), ``vert`` before."""
+    import matplotlib
+
+    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    if (major, minor) >= (3, 10):
+        return {"orientation": "horizontal"}
+    return {"vert": False}
+
+
+def distribution_figure(cells: Sequence[Cell]) -> Any:
+    """Final test accuracy per cell, best on top: a box plot (quartiles), one dot
+    per seed, and the mean with its 95 % t interval; diverged runs are counted in
+    the label (a matplotlib Figure)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    extra = varying_keys(cells)
+    height = max(2.5, 1.0 + 0.42 * len(cells))
+    fig = Figure(figsize=(9.0, height), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    positions = np.arange(len(cells), 0, -1, dtype=np.float64)  # best on top
+    colors = _colors(len(cells))
+    labels = []
+    for cell, y, color in zip(cells, positions, colors, strict=True):
+        name = f"{cell_label(cell, extra)} (n={cell.n}"
+        labels.append(name + (f", {cell.n_diverged} diverged)" if cell.n_diverged
+                              else ")"))
+        values = np.asarray(cell.test_acc, dtype=np.float64)
+        if values.size == 0:
+            continue
+        if values.size >= 2:
+            ax.boxplot([values], positions=[y], widths=0.6, showfliers=False,
+                       manage_ticks=False, medianprops={"color": color, "lw": 2},
+                       **_horizontal())
+        # deterministic jitter: seeds spread evenly across the box's height
+        offsets = (np.linspace(-0.18, 0.18, values.size) if values.size > 1
+                   else np.zeros(1))
+        ax.scatter(values, y + offsets, s=14, color=color, alpha=0.8, zorder=3,
+                   edgecolors="none")
+        stats = cell.stats
+        if stats.ci_low is not None and stats.ci_high is not None:
+            ax.errorbar([stats.mean], [y - 0.38], xerr=[[stats.mean - stats.ci_low],
+                        [stats.ci_high - stats.mean]], fmt="D", color="black",
+                        ms=4, lw=1.2, capsize=3, zorder=4)
+        else:
+            ax.plot([stats.mean], [y - 0.38], "D", color="black", ms=4, zorder=4)
+    ax.set_yticks(positions, labels, fontsize="small")
+    ax.set_ylim(0.3, len(cells) + 0.7)
+    ax.set_xlabel("final test accuracy")
+    ax.set_title("Final test accuracy per seed: box = quartiles, dots = seeds, "
+                 "◆ = mean with its 95 % t interval", fontsize="medium")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def png_bytes(fig: Any) -> bytes:
+    """The figure as PNG bytes, without metadata that could differ between runs."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def plot_curves(cells: Sequence[Cell], store: Store, path: str | Path) -> Path:
+    """Write curves.png (see :func:`curves_figure`)."""
     path = Path(path)
-    fig.savefig(path)
+    path.write_bytes(png_bytes(curves_figure(cells, store)))
     return path
 
 
-def write_report(store: Store, out: str | Path) -> list[Cell]:
-    """Write summary.csv, report.md and curves.png into ``out``.
+def write_report(store: Store, out: str | Path, *, html: bool = True) -> list[Cell]:
+    """Write summary.csv, report.md, curves.png and report.html into ``out``.
+
+    Everything comes from ``store`` (and, for the initial diagnostics, the
+    datasets and models the runs name), so the report can be rebuilt at any time
+    without training. ``html=False`` skips report.html and the short trainings of
+    its deterministic-versus-stochastic section.
 
     Returns:
         The ranked cells.
@@ -322,6 +584,19 @@ def write_report(store: Store, out: str | Path) -> list[Cell]:
     cells = summarize(store)
     runs = store.runs()
     (out / "summary.csv").write_text(summary_csv(cells), encoding="utf-8")
-    (out / "report.md").write_text(report_markdown(cells, runs), encoding="utf-8")
-    plot_curves(cells, store, out / "curves.png")
+    explanation = None
+    if html:
+        from initlab.study.explain import explain
+
+        explanation = explain()
+    (out / "report.md").write_text(report_markdown(cells, runs, explanation),
+                                   encoding="utf-8")
+    curves = png_bytes(curves_figure(cells, store))
+    (out / "curves.png").write_bytes(curves)
+    if html:
+        from initlab.study.html import report_html
+
+        (out / "report.html").write_text(
+            report_html(store, cells, runs, curves=curves, explanation=explanation),
+            encoding="utf-8")
     return cells
