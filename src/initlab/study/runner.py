@@ -94,8 +94,20 @@ def check_entries(spec: StudySpec) -> None:
             ) from None
 
 
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo``'s model name where there is one)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def environment() -> dict[str, str]:
-    """Versions and thread settings recorded in the ``meta`` table."""
+    """Versions, CPU and thread settings recorded in the ``meta`` table."""
     import numpy
     import sklearn
     import torch
@@ -104,6 +116,8 @@ def environment() -> dict[str, str]:
         "initlab_version": initlab.__version__,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": str(os.cpu_count()),
         "torch_version": torch.__version__,
         "numpy_version": numpy.__version__,
         "sklearn_version": sklearn.__version__,
