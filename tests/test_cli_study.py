@@ -133,7 +133,7 @@ def test_runs_table_records_settings_and_provenance(accepted):
     for _, _, status, fp, version, split, epochs, done, opt, lr, batch in rows:
         assert status == "finished" and len(fp) == 16 and done
         assert (version, split, epochs, opt, lr, batch) == (
-            initlab.STREAM_VERSION, 0, 10, "adam", 0.001, 32)
+            initlab.STREAM_VERSION, 0, 10, "adam", 0.003, 32)
     meta = dict(database(out, "SELECT key, value FROM meta"))
     assert meta["torch_version"] and meta["run_threads"] == "1"
 

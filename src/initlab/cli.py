@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -355,13 +356,14 @@ def study_command(
     workers: Annotated[int | None, typer.Option(
         help="Training processes. Default: min(2, CPU count).")] = None,
     quiet: Annotated[bool, typer.Option(
-        "--quiet", help="No progress bar and no table; print the output folder.")
+        "--quiet", help="For scripts: no progress bar, no table, no summary; "
+        "print nothing but errors.")
     ] = False,
 ) -> None:
     """Train every init entry on every seed; rank the entries by test accuracy.
 
-    Writes results.sqlite, summary.csv, report.md and curves.png into --out.
-    Running the same command again skips the runs already done.
+    Writes results.sqlite, summary.csv, report.md, curves.png and report.html into
+    --out. Running the same command again skips the runs already done.
     """
     with guarded():
         spec = StudySpec(
@@ -376,6 +378,7 @@ def study_command(
     seed_note = f"seed {spec.seed}" + (
         f" (drawn at random; --seed {spec.seed} repeats it)" if spec.seed_drawn else ""
     )
+    started = time.perf_counter()
     with guarded(EXIT_RUNTIME):
         if quiet:
             outcome = run_study(spec, out_dir, workers=n_workers)
@@ -385,22 +388,36 @@ def study_command(
                 f"{spec.seeds} seeds = {len(spec.inits) * spec.seeds} runs, "
                 f"{seed_note}, into {out_dir}", highlight=False)
             outcome = _run_with_progress(spec, out_dir, n_workers, run_study)
-    if quiet:
-        print(out_dir)
-    else:
+    if not quiet:
         title = (f"{spec.dataset} / {spec.model}: final test accuracy "
                  f"({spec.epochs} epochs, {spec.seeds} seeds)")
         console.print(_study_table(outcome.cells, title))
-        console.print(
-            f"trained {outcome.trained} run(s), skipped {outcome.skipped} already done"
-            + (f", {outcome.elsewhere} held by another process" if outcome.elsewhere
-               else "") + f"; {seed_note}. Results in {out_dir}", highlight=False)
+        console.print(_study_summary_line(outcome, time.perf_counter() - started,
+                                          seed_note), highlight=False, soft_wrap=True)
     for run_id, error in outcome.failures:
         err_console.print(f"[red]run {run_id} failed:[/red] {error}", highlight=False)
     if outcome.failures:
         fail(f"{len(outcome.failures)} run(s) failed; their errors are in "
              f"{out_dir / 'results.sqlite'}; run the command again to retry them.",
              EXIT_RUNTIME)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return (f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+            if seconds >= 60 else f"{seconds} s")
+
+
+def _study_summary_line(outcome: Any, seconds: float, seed_note: str) -> str:
+    """The one line printed after a study: what the folder holds, what was done."""
+    counts = ", ".join(f"{outcome.counts[status]} {status}"
+                       for status in ("finished", "diverged", "failed", "pending",
+                                      "running") if outcome.counts.get(status))
+    held = (f", {outcome.elsewhere} held by another process" if outcome.elsewhere
+            else "")
+    return (f"{outcome.total} runs ({counts or 'none done'}) in {_duration(seconds)}: "
+            f"trained {outcome.trained} run(s), skipped {outcome.skipped} already "
+            f"done{held}; {seed_note}. Results and report.html in {outcome.out}")
 
 
 def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
@@ -420,13 +437,47 @@ def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
     with Progress(*columns, console=err_console) as bar:
         task = bar.add_task("training", total=None)
 
+        problems: dict[str, int] = {}
+
         def advance(done: int, total: int, result: Any) -> None:
             if result is None:  # the start: runs already done count as done
                 bar.reset(task, total=total, completed=done)
-            else:
-                bar.update(task, completed=done)
+                return
+            if result.status in ("diverged", "failed"):
+                problems[result.status] = problems.get(result.status, 0) + 1
+            note = ", ".join(f"{n} {status}" for status, n in sorted(problems.items()))
+            bar.update(task, completed=done,
+                       description=f"training ({note})" if note else "training")
 
         return run_study(spec, out_dir, workers=workers, progress=advance)
+
+
+@app.command("report")
+def report_command(
+    folder: Annotated[Path, typer.Argument(
+        help="A study folder (holding results.sqlite).", show_default=False)],
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", help="Print nothing but errors.")] = False,
+) -> None:
+    """Rebuild a study's report from its results.sqlite, without training.
+
+    Rewrites summary.csv, report.md, curves.png and report.html in FOLDER.
+    """
+    from initlab.study.report import write_report
+    from initlab.study.store import RESULTS_FILE, Store
+
+    path = folder / RESULTS_FILE
+    with guarded():
+        if not path.is_file():
+            raise BadInput(f"No study in {str(folder)!r}: {RESULTS_FILE} is missing. "
+                           "Accepted: a folder written by initlab study.")
+        Store.check_file(path)
+    with guarded(EXIT_RUNTIME), Store(path) as store:
+        cells = write_report(store, folder)
+    if not quiet:
+        console.print(_study_table(cells, f"{folder}: final test accuracy"))
+        console.print(f"report rebuilt from {path}: {folder / 'report.html'}, "
+                      "report.md, summary.csv, curves.png", highlight=False)
 
 
 # ------------------------------------------------------------------------- diagnose

@@ -100,7 +100,9 @@ def test_random_seed_is_drawn_and_flagged(monkeypatch):
 
 @pytest.mark.parametrize("kwargs, fragment", [
     ({"dataset": "mnist"}, "'mnist'. Accepted: digits"),
-    ({"model": "cnn"}, "'cnn'. Accepted: mlp"),
+    ({"model": "resnet"}, "'resnet'. Accepted: mlp, cnn, lstm"),
+    ({"model": "lstm", "depth": 0}, "--depth 0 with --model lstm"),
+    ({"vary": "weights"}, "'weights'. Accepted: init, order, both"),
     ({"seeds": 0}, "--seeds 0"),
     ({"seeds": -2}, "--seeds -2"),
     ({"seed": -1}, "--seed -1"),

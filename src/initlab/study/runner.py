@@ -83,7 +83,7 @@ def check_entries(spec: StudySpec) -> None:
         ValueError: an entry cannot initialize some parameter of the model; the
             message names the entry and repeats the adapter's reason.
     """
-    dataset = load_dataset(spec.dataset, spec.split_seed)
+    dataset = load_dataset(spec.data_key, spec.split_seed)
     for run in spec.runs()[: len(spec.inits)]:
         try:
             initialize_model(run, dataset)
@@ -174,7 +174,7 @@ def _auto_workers(todo: list[RunSpec]) -> int:
     """
     steps = 0
     for run in todo:
-        n_train = len(load_dataset(run.dataset, run.split_seed).y_train)
+        n_train = len(load_dataset(run.data_key, run.split_seed).y_train)
         steps += run.epochs * -(-n_train // run.batch_size)
     return default_workers() if steps >= POOL_MIN_STEPS else 1
 
@@ -269,8 +269,8 @@ def _execute_pool(store: Store, todo: list[RunSpec],
     queue = iter(todo)
     in_flight: dict[Future[RunResult], RunSpec] = {}
     context = multiprocessing.get_context("spawn")
-    datasets = list({(run.dataset, run.split_seed): load_dataset(run.dataset,
-                                                                run.split_seed)
+    datasets = list({(run.data_key, run.split_seed): load_dataset(run.data_key,
+                                                                 run.split_seed)
                      for run in todo}.values())
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
                              initargs=(datasets,)) as pool:

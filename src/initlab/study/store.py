@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS runs (
     epochs INTEGER NOT NULL,
     split_seed INTEGER NOT NULL,
     stream_version INTEGER NOT NULL,
+    vary TEXT NOT NULL DEFAULT 'both',
+    init_seed INTEGER,
+    order_seed INTEGER,
+    data_source TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
         ('pending', 'running', 'finished', 'diverged', 'failed')),
     fingerprint TEXT,
@@ -94,8 +98,17 @@ CREATE TABLE IF NOT EXISTS epochs (
 SETTINGS = (
     "dataset", "model", "init", "init_config", "seed", "depth", "width", "activation",
     "optimizer", "lr", "momentum", "batch_size", "epochs", "split_seed",
-    "stream_version",
+    "stream_version", "vary", "init_seed", "order_seed", "data_source",
 )
+#: Columns of ``runs`` added after the first release of the schema: a database
+#: without them gets them (once, in the transaction that creates the schema), with
+#: the values its runs had (both sources from the run seed, a built-in dataset).
+ADDED_COLUMNS = {
+    "vary": ("TEXT NOT NULL DEFAULT 'both'", None),
+    "init_seed": ("INTEGER", "seed"),
+    "order_seed": ("INTEGER", "seed"),
+    "data_source": ("TEXT NOT NULL DEFAULT ''", None),
+}
 
 
 class InvalidStore(ValueError):
@@ -109,6 +122,16 @@ def _now() -> str:
 def new_owner() -> str:
     """A token naming this driver: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the :data:`ADDED_COLUMNS` that ``runs`` lacks, filling in their values."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    for column, (declaration, fill) in ADDED_COLUMNS.items():
+        if column not in present:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
+            if fill is not None:
+                db.execute(f"UPDATE runs SET {column} = {fill}")
 
 
 def _alive(pid: int) -> bool:
@@ -151,6 +174,7 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                _add_columns(db)
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                            (str(SCHEMA_VERSION),))
         except BaseException:

@@ -97,7 +97,7 @@ def pinned_threads(threads: int = RUN_THREADS) -> Iterator[None]:
 
 
 def initialize_model(run: RunSpec, dataset: Dataset) -> tuple[nn.Module, str]:
-    """Build the run's model and initialize it with the run's entry and seed.
+    """Build the run's model and initialize it with the run's entry and init seed.
 
     Returns:
         The model and the fingerprint of its initial parameters.
@@ -108,8 +108,9 @@ def initialize_model(run: RunSpec, dataset: Dataset) -> tuple[nn.Module, str]:
     from initlab.torch import fingerprint, initialize
 
     model = build_model(run.model, dataset.n_features, dataset.n_classes,
-                        depth=run.depth, width=run.width, activation=run.activation)
-    initialize(model, policy=run.init.value, seed=run.seed)
+                        depth=run.depth, width=run.width, activation=run.activation,
+                        input_shape=dataset.shape, input_kind=dataset.kind)
+    initialize(model, policy=run.init.value, seed=run.init_seed)
     return model, fingerprint(model)
 
 
@@ -154,7 +155,7 @@ def train_run(run: RunSpec) -> RunResult:
 
 
 def _train(run: RunSpec, result: RunResult) -> None:
-    dataset = load_dataset(run.dataset, run.split_seed)
+    dataset = load_dataset(run.data_key, run.split_seed)
     x_train = torch.from_numpy(dataset.x_train.copy())
     y_train = torch.from_numpy(dataset.y_train.copy())
     x_test = torch.from_numpy(dataset.x_test.copy())
@@ -171,7 +172,7 @@ def _train(run: RunSpec, result: RunResult) -> None:
     test_loss, test_acc = _evaluate(model, x_test, y_test)
     for epoch in range(run.epochs + 1):
         if epoch > 0:
-            order = epoch_order(run.seed, epoch, n_train)
+            order = epoch_order(run.order_seed, epoch, n_train)
             data_hash.update(order.tobytes())
             index = torch.from_numpy(order)
             xs, ys = x_train[index], y_train[index]
