@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -30,6 +32,9 @@ __all__ = [
     "RunResult",
     "initialize_model",
     "pinned_threads",
+    "thread_settings",
+    "train_group",
+    "train_recorded",
     "train_run",
 ]
 
@@ -67,6 +72,12 @@ class RunResult:
         duration_s: Wall time of the run in seconds (not part of its results).
         threads: torch's intra-op thread count during training.
         interop_threads: torch's inter-op thread count.
+        omp_num_threads: ``OMP_NUM_THREADS`` in the process that trained the run
+            (None: unset).
+        mkl_num_threads: ``MKL_NUM_THREADS`` there (None: unset).
+        mode: ``sequential`` (one model) or ``batched`` (trained with the other
+            seeds of its group as one batched model, :func:`train_group`).
+        batch_seeds: The run seeds of a batched run's group, in member order.
     """
 
     run_id: str
@@ -78,6 +89,10 @@ class RunResult:
     duration_s: float = 0.0
     threads: int = RUN_THREADS
     interop_threads: int = 1
+    omp_num_threads: str | None = None
+    mkl_num_threads: str | None = None
+    mode: str = "sequential"
+    batch_seeds: tuple[int, ...] | None = None
 
     @property
     def final(self) -> EpochMetrics | None:
@@ -94,6 +109,18 @@ def pinned_threads(threads: int = RUN_THREADS) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def thread_settings() -> dict[str, object]:
+    """This process's thread settings, as a run records them: torch's intra-op and
+    inter-op thread counts and the ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``
+    variables (None when unset)."""
+    return {
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "mkl_num_threads": os.environ.get("MKL_NUM_THREADS"),
+    }
 
 
 def initialize_model(run: RunSpec, dataset: Dataset) -> tuple[nn.Module, str]:
@@ -114,10 +141,14 @@ def initialize_model(run: RunSpec, dataset: Dataset) -> tuple[nn.Module, str]:
     return model, fingerprint(model)
 
 
-def _optimizer(run: RunSpec, model: nn.Module) -> torch.optim.Optimizer:
+def _optimizer(run: RunSpec, params: Iterable[torch.Tensor],
+               fused: bool = False) -> torch.optim.Optimizer:
+    """The run's optimizer. ``fused``: PyTorch's fused kernel (one call for all
+    parameters), used by batched training, whose few stacked tensors it suits."""
+    options = {"fused": True} if fused else {}
     if run.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=run.lr, momentum=run.momentum)
-    return torch.optim.Adam(model.parameters(), lr=run.lr)
+        return torch.optim.SGD(params, lr=run.lr, momentum=run.momentum, **options)
+    return torch.optim.Adam(params, lr=run.lr, **options)
 
 
 def _finite(value: float) -> float | None:
@@ -133,39 +164,63 @@ def _evaluate(model: nn.Module, x: torch.Tensor,
     return loss, correct / len(y)
 
 
-def train_run(run: RunSpec) -> RunResult:
+def _error_text(exc: BaseException) -> str:
+    lines = traceback.format_exception(exc)
+    return f"{type(exc).__name__}: {exc}\n{''.join(lines)}"
+
+
+def train_run(run: RunSpec, threads: int = RUN_THREADS) -> RunResult:
     """Train ``run`` and return its result; never raises for a failing run.
 
     An exception inside the run gives status ``failed`` with its traceback; a loss
     (train or test) that becomes NaN or infinite gives ``diverged`` and stops
     training at that epoch.
+
+    Args:
+        run: The run.
+        threads: torch's intra-op threads while it trains (the caller's count is
+            restored afterwards). Sums, and so the last bits of every result,
+            depend on it. Defaults to :data:`RUN_THREADS`.
     """
     started = time.perf_counter()
-    result = RunResult(run.run_id, "failed",
-                       interop_threads=torch.get_num_interop_threads())
+    result = RunResult(run.run_id, "failed")
     try:
-        with pinned_threads():
+        with pinned_threads(threads):
+            _record_threads(result)
             _train(run, result)
     except Exception as exc:  # a run failing is a result, not a crash of the study
         result.status = "failed"
-        lines = traceback.format_exception(exc)
-        result.error = f"{type(exc).__name__}: {exc}\n{''.join(lines)}"
+        result.error = _error_text(exc)
     result.duration_s = time.perf_counter() - started
     return result
 
 
-def _train(run: RunSpec, result: RunResult) -> None:
-    dataset = load_dataset(run.data_key, run.split_seed)
-    x_train = torch.from_numpy(dataset.x_train.copy())
-    y_train = torch.from_numpy(dataset.y_train.copy())
-    x_test = torch.from_numpy(dataset.x_test.copy())
-    y_test = torch.from_numpy(dataset.y_test.copy())
+def _record_threads(result: RunResult) -> None:
+    for key, value in thread_settings().items():
+        setattr(result, key, value)
+
+
+def _tensors(dataset: Dataset) -> tuple[torch.Tensor, ...]:
+    """``x_train, y_train, x_test, y_test`` as (writable) tensors."""
+    return tuple(torch.from_numpy(array.copy()) for array in
+                 (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test))
+
+
+def _split_hash(dataset: Dataset) -> hashlib._Hash:
+    """A SHA-256 of the split, which each epoch's order is then added to."""
     data_hash = hashlib.sha256()
     for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
         data_hash.update(array.tobytes())
+    return data_hash
+
+
+def _train(run: RunSpec, result: RunResult) -> None:
+    dataset = load_dataset(run.data_key, run.split_seed)
+    x_train, y_train, x_test, y_test = _tensors(dataset)
+    data_hash = _split_hash(dataset)
 
     model, result.fingerprint = initialize_model(run, dataset)
-    optimizer = _optimizer(run, model)
+    optimizer = _optimizer(run, model.parameters())
     n_train, batch = len(y_train), run.batch_size
 
     train_loss, _ = _evaluate(model, x_train, y_train)
@@ -199,3 +254,160 @@ def _train(run: RunSpec, result: RunResult) -> None:
     else:
         result.status = "finished"
     result.data_hash = data_hash.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ batched seeds
+
+
+def _cell(run: RunSpec) -> dict[str, object]:
+    """The settings a batched group shares: all but the seeds."""
+    settings = run.settings()
+    for key in ("seed", "init_seed", "order_seed"):
+        settings.pop(key, None)
+    return settings
+
+
+def train_group(runs: Sequence[RunSpec], threads: int = RUN_THREADS) -> list[RunResult]:
+    """Train runs of one grid cell (they differ in their seeds only) as one batched
+    model; return one result per run, in order. Never raises for a failing run.
+
+    Each member starts from the weights its solo run starts from (same
+    fingerprint), visits the data in its own order (same ``data_hash``) and has its
+    own optimizer state; the members' losses are summed, so each gets the gradient
+    of its own loss. A member whose loss becomes NaN or infinite is ``diverged`` at
+    that epoch, as in a solo run, while the others train on. The results repeat bit
+    for bit for the same group and thread count, and match the solo runs
+    (:func:`train_run`) within a tolerance (see ``docs/study.md``), not bit for
+    bit: batched matrix products and PyTorch's fused optimizer round differently.
+    An exception fails every run of the group with the same error.
+
+    Args:
+        runs: One or more runs, all of one cell, with distinct seeds.
+        threads: As for :func:`train_run`.
+
+    Raises:
+        ValueError: ``runs`` is empty, mixes cells or repeats a seed.
+    """
+    runs = list(runs)
+    if not runs:
+        raise ValueError("train_group needs at least one run.")
+    cell = _cell(runs[0])
+    for run in runs[1:]:
+        if _cell(run) != cell:
+            raise ValueError(
+                f"Runs {runs[0].run_id} and {run.run_id} belong to different grid "
+                "cells; a batched group holds the seeds of one cell."
+            )
+    group = tuple(run.seed for run in runs)
+    if len(set(group)) != len(group):
+        raise ValueError(f"A batched group repeats a seed: {list(group)}.")
+    started = time.perf_counter()
+    results = [RunResult(run.run_id, "failed", mode="batched", batch_seeds=group)
+               for run in runs]
+    try:
+        with pinned_threads(threads):
+            for result in results:
+                _record_threads(result)
+            _train_group(runs, results)
+    except Exception as exc:  # a failing group is a result, as for one run
+        error = _error_text(exc)
+        for result in results:
+            result.status, result.error, result.epochs = "failed", error, []
+    share = (time.perf_counter() - started) / len(runs)
+    for result in results:
+        result.duration_s = share
+    return results
+
+
+def train_recorded(run: RunSpec, mode: str = "sequential",
+                   group: Sequence[RunSpec] | None = None,
+                   threads: int = RUN_THREADS) -> RunResult:
+    """Train ``run`` again in the mode it was recorded with (for a replay).
+
+    Args:
+        run: The run.
+        mode: Its recorded ``mode``: ``sequential`` or ``batched``.
+        group: For a batched run, the runs of its recorded group (``batch_seeds``,
+            in that order; ``run`` among them): the group is trained again and
+            ``run``'s member returned, bit for bit what was recorded.
+        threads: Its recorded thread count.
+
+    Raises:
+        ValueError: an unknown mode, or a batched run without its group.
+    """
+    if mode == "sequential":
+        return train_run(run, threads)
+    if mode != "batched":
+        raise ValueError(f"Unknown training mode {mode!r}. Accepted: sequential, "
+                         "batched.")
+    ids = [member.run_id for member in group or ()]
+    if run.run_id not in ids:
+        raise ValueError(f"Replaying batched run {run.run_id} needs the runs of its "
+                         "recorded group (batch_seeds), itself included.")
+    return train_group(list(group), threads)[ids.index(run.run_id)]
+
+
+def _train_group(runs: list[RunSpec], results: list[RunResult]) -> None:
+    from initlab.study.batched import BatchedModels
+
+    first = runs[0]
+    dataset = load_dataset(first.data_key, first.split_seed)
+    x_train, y_train, x_test, y_test = _tensors(dataset)
+    hashes = [_split_hash(dataset) for _ in runs]
+    models = []
+    for run, result in zip(runs, results, strict=True):
+        model, result.fingerprint = initialize_model(run, dataset)
+        models.append(model)
+    batched = BatchedModels(models)
+    optimizer = _optimizer(first, batched.parameters(), fused=True)
+    n_train, size = len(y_train), first.batch_size
+    active = [True] * len(runs)
+
+    train_loss, _ = _evaluate_group(batched, x_train, y_train)
+    test_loss, test_acc = _evaluate_group(batched, x_test, y_test)
+    for epoch in range(first.epochs + 1):
+        if epoch > 0:
+            orders = [epoch_order(run.order_seed, epoch, n_train) for run in runs]
+            for member, order in enumerate(orders):
+                if active[member]:
+                    hashes[member].update(order.tobytes())
+            index = torch.from_numpy(np.stack(orders))
+            xs, ys = x_train[index], y_train[index]
+            total = torch.zeros(len(runs), dtype=torch.float64)
+            for start in range(0, n_train, size):
+                xb, yb = xs[:, start : start + size], ys[:, start : start + size]
+                losses = batched.train_step(optimizer, xb, yb)
+                total += losses.double() * yb.shape[1]  # as a solo run's float sum
+            train_loss = (total / n_train).tolist()
+            test_loss, test_acc = _evaluate_group(batched, x_test, y_test)
+        for member, result in enumerate(results):
+            if not active[member]:
+                continue
+            train, test = train_loss[member], test_loss[member]
+            if not math.isfinite(train):
+                test = math.nan  # a solo run does not evaluate a diverged model
+            if not (math.isfinite(train) and math.isfinite(test)):
+                result.epochs.append(
+                    EpochMetrics(epoch, _finite(train), _finite(test), None))
+                result.status, active[member] = "diverged", False
+            else:
+                result.epochs.append(
+                    EpochMetrics(epoch, train, test, test_acc[member]))
+        if not any(active):
+            break
+    for member, result in enumerate(results):
+        if active[member]:
+            result.status = "finished"
+        result.data_hash = hashes[member].hexdigest()[:16]
+
+
+@torch.no_grad()
+def _evaluate_group(batched: object, x: torch.Tensor,
+                    y: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Each member's mean loss and accuracy on ``(x, y)``, as :func:`_evaluate`."""
+    logits = batched.forward(x, shared_input=True)
+    members, n, classes = logits.shape
+    losses = F.cross_entropy(logits.reshape(members * n, classes), y.repeat(members),
+                             reduction="none").view(members, n).mean(dim=1)
+    correct = (logits.argmax(dim=-1) == y).sum(dim=1).tolist()
+    return losses.tolist(), [count / len(y) for count in correct]
