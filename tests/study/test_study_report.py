@@ -129,3 +129,16 @@ def test_write_report_makes_the_three_files(store, tmp_path):
     first = (tmp_path / "summary.csv").read_bytes()
     write_report(store, tmp_path, html=False)
     assert (tmp_path / "summary.csv").read_bytes() == first
+
+
+def test_distribution_figure_zooms_in_when_a_cell_is_far_below(store):
+    from initlab.study.report import _zoom_range, distribution_figure
+
+    _fill(store, {"he_normal": [0.95, 0.96], "glorot_uniform": [0.94, 0.97],
+                  "zeros": [0.1, 0.1]})
+    cells = summarize(store)
+    low, high = _zoom_range(cells)
+    assert 0.9 < low < 0.94 and 0.97 < high < 1.0
+    assert len(distribution_figure(cells).axes) == 2
+    assert _zoom_range(cells[:2]) is None  # all near the best: one panel
+    assert len(distribution_figure(cells[:2]).axes) == 1

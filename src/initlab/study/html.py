@@ -24,6 +24,7 @@ import initlab
 from initlab.study.report import (
     CELL_KEYS,
     UNDEFINED,
+    ZOOM_WINDOW,
     Cell,
     cell_label,
     common_settings,
@@ -261,7 +262,7 @@ def report_html(store: Store, cells: Sequence[Cell], runs: Sequence[dict[str, An
         lead=(f"{len(cells)} grid cell(s), {len(runs)} run(s). Built from "
               "results.sqlite alone; rebuild it with `initlab report DIR`."),
         settings=settings,
-        method=method_note().replace("`", ""),
+        method=method_note().replace("`", "").replace("*", ""),
         summary=summary,
         notes=comparison_notes(cells),
         excluded=excluded,
@@ -270,6 +271,7 @@ def report_html(store: Store, cells: Sequence[Cell], runs: Sequence[dict[str, An
             "distributions": base64.b64encode(
                 png_bytes(distribution_figure(cells))).decode("ascii"),
         },
+        zoom_window=ZOOM_WINDOW,
         per_seed=_per_seed(cells, runs),
         diagnostics={
             "note": (

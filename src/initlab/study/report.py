@@ -332,7 +332,7 @@ def ranked_rows(cells: Sequence[Cell], *,
         header = ["#", "init", *extra, "n", "div", "mean", "95% CI (t)", "± std",
                   "vs best"]
     else:
-        header = ["rank", "init", *extra, "n", "diverged", "test acc mean ± std",
+        header = ["rank", "init", *extra, "n", "diverged", "mean ± std",
                   "95 % CI (t)", "SE", "median", "min", "max", "vs best",
                   "p (paired t)", "p (Holm)", "best seed"]
     rows = []
@@ -507,27 +507,42 @@ def _horizontal() -> dict[str, Any]:
     return {"vert": False}
 
 
-def distribution_figure(cells: Sequence[Cell]) -> Any:
-    """Final test accuracy per cell, best on top: a box plot (quartiles), one dot
-    per seed, and the mean with its 95 % t interval; diverged runs are counted in
-    the label (a matplotlib Figure)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+#: The zoomed panel of the distribution figure shows the cells whose mean is within
+#: this distance of the best cell's mean.
+ZOOM_WINDOW = 0.1
 
-    extra = varying_keys(cells)
-    height = max(2.5, 1.0 + 0.42 * len(cells))
-    fig = Figure(figsize=(9.0, height), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    positions = np.arange(len(cells), 0, -1, dtype=np.float64)  # best on top
-    colors = _colors(len(cells))
-    labels = []
+
+def _zoom_range(cells: Sequence[Cell]) -> tuple[float, float] | None:
+    """The x range of the zoomed panel, or None when one panel shows it all: the
+    cells within :data:`ZOOM_WINDOW` of the best mean, when 2 or more are and some
+    other cell is not."""
+    means = [cell.mean for cell in cells if cell.mean is not None]
+    if len(means) < 3:
+        return None
+    best = max(means)
+    near = [cell for cell in cells
+            if cell.mean is not None and cell.mean >= best - ZOOM_WINDOW]
+    if len(near) < 2 or len(near) == len(means):
+        return None
+    low = min(min(cell.test_acc) for cell in near)
+    high = max(max(cell.test_acc) for cell in near)
+    for cell in near:
+        stats = cell.stats
+        if stats.ci_low is not None and stats.ci_high is not None:
+            low, high = min(low, stats.ci_low), max(high, stats.ci_high)
+    pad = max(0.1 * (high - low), 0.002)
+    return low - pad, high + pad
+
+
+def _draw_distributions(ax: Any, cells: Sequence[Cell], positions: np.ndarray,
+                        colors: list[Any], window: tuple[float, float] | None) -> None:
     for cell, y, color in zip(cells, positions, colors, strict=True):
-        name = f"{cell_label(cell, extra)} (n={cell.n}"
-        labels.append(name + (f", {cell.n_diverged} diverged)" if cell.n_diverged
-                              else ")"))
         values = np.asarray(cell.test_acc, dtype=np.float64)
         if values.size == 0:
+            continue
+        if window is not None and not (window[0] <= cell.mean <= window[1]):
+            ax.text(window[0], y, f"  mean {cell.mean:.3f}: off this scale",
+                    va="center", ha="left", fontsize="x-small", color="0.45")
             continue
         if values.size >= 2:
             ax.boxplot([values], positions=[y], widths=0.6, showfliers=False,
@@ -545,12 +560,45 @@ def distribution_figure(cells: Sequence[Cell]) -> Any:
                         ms=4, lw=1.2, capsize=3, zorder=4)
         else:
             ax.plot([stats.mean], [y - 0.38], "D", color="black", ms=4, zorder=4)
-    ax.set_yticks(positions, labels, fontsize="small")
     ax.set_ylim(0.3, len(cells) + 0.7)
-    ax.set_xlabel("final test accuracy")
-    ax.set_title("Final test accuracy per seed: box = quartiles, dots = seeds, "
-                 "◆ = mean with its 95 % t interval", fontsize="medium")
+    ax.set_xlabel("final test accuracy" if window is None else
+                  f"zoom: the cells within {ZOOM_WINDOW} of the best mean")
     ax.grid(axis="x", alpha=0.3)
+    if window is not None:
+        ax.set_xlim(*window)
+
+
+def distribution_figure(cells: Sequence[Cell]) -> Any:
+    """Final test accuracy per cell, best on top: a box plot (quartiles), one dot
+    per seed, and the mean with its 95 % t interval; diverged runs are counted in
+    the label (a matplotlib Figure). When some cells are far below the best, a
+    second panel zooms in on the cells near it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    extra = varying_keys(cells)
+    window = _zoom_range(cells)
+    height = max(2.5, 1.2 + 0.42 * len(cells))
+    fig = Figure(figsize=(11.0 if window else 9.0, height), dpi=100)
+    FigureCanvasAgg(fig)
+    if window is None:
+        axes = [fig.add_subplot()]
+    else:
+        axes = list(fig.subplots(1, 2, sharey=True,
+                                 gridspec_kw={"width_ratios": (1, 1.3)}))
+    positions = np.arange(len(cells), 0, -1, dtype=np.float64)  # best on top
+    colors = _colors(len(cells))
+    labels = []
+    for cell in cells:
+        name = f"{cell_label(cell, extra)} (n={cell.n}"
+        labels.append(name + (f", {cell.n_diverged} diverged)" if cell.n_diverged
+                              else ")"))
+    _draw_distributions(axes[0], cells, positions, colors, None)
+    if window is not None:
+        _draw_distributions(axes[1], cells, positions, colors, window)
+    axes[0].set_yticks(positions, labels, fontsize="small")
+    fig.suptitle("Final test accuracy per seed: box = quartiles, dots = seeds, "
+                 "◆ = mean with its 95 % t interval", fontsize="medium")
     fig.tight_layout()
     return fig
 
