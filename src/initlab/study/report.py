@@ -524,13 +524,10 @@ def _zoom_range(cells: Sequence[Cell]) -> tuple[float, float] | None:
             if cell.mean is not None and cell.mean >= best - ZOOM_WINDOW]
     if len(near) < 2 or len(near) == len(means):
         return None
+    # the seeds' values set the range; a wider interval runs off the panel's edge
     low = min(min(cell.test_acc) for cell in near)
     high = max(max(cell.test_acc) for cell in near)
-    for cell in near:
-        stats = cell.stats
-        if stats.ci_low is not None and stats.ci_high is not None:
-            low, high = min(low, stats.ci_low), max(high, stats.ci_high)
-    pad = max(0.1 * (high - low), 0.002)
+    pad = max(0.15 * (high - low), 0.002)
     return low - pad, high + pad
 
 
