@@ -203,7 +203,12 @@ def draw(
     def fill(index: int) -> None:
         start = index * seeds.CHUNK_SIZE
         stop = min(start + seeds.CHUNK_SIZE, size)
-        out[start:stop] = sample(source.chunk(index), stop - start, work)
+        if dtype == work:
+            sample(source.chunk(index), out[start:stop])  # straight into the output
+        else:
+            chunk = np.empty(stop - start, dtype=work)
+            sample(source.chunk(index), chunk)
+            out[start:stop] = chunk  # the cast to float16 / bfloat16
 
     if source.rng is not None or count < 4 or get_num_threads() == 1:
         for index in range(count):

@@ -43,27 +43,32 @@ TRUNCATED_STD = 0.87962566103423978
 # --------------------------------------------------------------------------- samplers
 
 
+def _clip(values: np.ndarray, low: float, high: float, toward: float) -> None:
+    """Clip in place to [low, high] rounded inward in the values' dtype."""
+    work = values.dtype
+    np.clip(
+        values,
+        inner_bound(low, work, toward),
+        inner_bound(high, work, toward),
+        out=values,
+    )
+
+
 def _uniform(low: float, high: float):
-    def sample(gen: np.random.Generator, n: int, work: np.dtype) -> np.ndarray:
-        values = gen.random(n, dtype=work)
-        values *= high - low
-        values += low
-        return np.clip(
-            values,
-            inner_bound(low, work, high),
-            inner_bound(high, work, low),
-            out=values,
-        )
+    def sample(gen: np.random.Generator, out: np.ndarray) -> None:
+        gen.random(dtype=out.dtype, out=out)
+        out *= high - low
+        out += low
+        _clip(out, low, high, (low + high) / 2)
 
     return sample
 
 
 def _normal(mean: float, std: float):
-    def sample(gen: np.random.Generator, n: int, work: np.dtype) -> np.ndarray:
-        values = gen.standard_normal(n, dtype=work)
-        values *= std
-        values += mean
-        return values
+    def sample(gen: np.random.Generator, out: np.ndarray) -> None:
+        gen.standard_normal(dtype=out.dtype, out=out)
+        out *= std
+        out += mean
 
     return sample
 
@@ -81,32 +86,23 @@ def _truncated_normal(mean: float, std: float, lower: float = -2.0, upper: float
     low, high = mean + lower * std, mean + upper * std
     mass = float(ndtr(upper) - ndtr(lower))
 
-    def by_rejection(gen: np.random.Generator, n: int, work: np.dtype) -> np.ndarray:
-        values = gen.standard_normal(n, dtype=work)
-        outside = np.flatnonzero((values < lower) | (values > upper))
+    def by_rejection(gen: np.random.Generator, out: np.ndarray) -> None:
+        gen.standard_normal(dtype=out.dtype, out=out)
+        outside = np.flatnonzero((out < lower) | (out > upper))
         while outside.size:
-            values[outside] = gen.standard_normal(outside.size, dtype=work)
-            redrawn = values[outside]
+            out[outside] = gen.standard_normal(outside.size, dtype=out.dtype)
+            redrawn = out[outside]
             outside = outside[(redrawn < lower) | (redrawn > upper)]
-        values *= std
-        values += mean
-        return np.clip(
-            values,
-            inner_bound(low, work, mean),
-            inner_bound(high, work, mean),
-            out=values,
-        )
+        out *= std
+        out += mean
+        _clip(out, low, high, mean)
 
-    def by_inverse_cdf(gen: np.random.Generator, n: int, work: np.dtype) -> np.ndarray:
+    def by_inverse_cdf(gen: np.random.Generator, out: np.ndarray) -> None:
         cdf_low, cdf_high = ndtr(lower), ndtr(upper)
-        values = ndtri(cdf_low + gen.random(n) * (cdf_high - cdf_low)) * std + mean
-        values = values.astype(work)
-        return np.clip(
-            values,
-            inner_bound(low, work, mean),
-            inner_bound(high, work, mean),
-            out=values,
+        out[...] = (
+            ndtri(cdf_low + gen.random(out.size) * (cdf_high - cdf_low)) * std + mean
         )
+        _clip(out, low, high, mean)
 
     return by_rejection if mass >= 0.05 else by_inverse_cdf
 
