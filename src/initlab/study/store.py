@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 import socket
 import sqlite3
 import uuid
@@ -32,7 +33,9 @@ if TYPE_CHECKING:  # train imports torch; the store itself does not need it
     from initlab.study.train import RunResult
 
 __all__ = [
-    "RESULTS_FILE", "SCHEMA_VERSION", "SETTINGS", "InvalidStore", "Store", "new_owner",
+    "RESULTS_FILE", "SCHEMA_VERSION", "SETTINGS", "InvalidStore",
+    "NetworkFilesystemWarning", "Store", "filesystem_type", "network_filesystem",
+    "new_owner",
 ]
 
 RESULTS_FILE = "results.sqlite"
@@ -82,7 +85,13 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TEXT,
     duration_s REAL,
     threads INTEGER,
-    interop_threads INTEGER
+    interop_threads INTEGER,
+    omp_num_threads TEXT,
+    mkl_num_threads TEXT,
+    train_mode TEXT,
+    batch_seeds TEXT,
+    executor TEXT,
+    trained_by TEXT
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs (run_id),
@@ -108,11 +117,73 @@ ADDED_COLUMNS = {
     "init_seed": ("INTEGER", "seed"),
     "order_seed": ("INTEGER", "seed"),
     "data_source": ("TEXT NOT NULL DEFAULT ''", None),
+    # how a run was trained: thread settings of its process, sequential or batched
+    # (with the seeds of its group), where, and by which driver
+    "omp_num_threads": ("TEXT", None),
+    "mkl_num_threads": ("TEXT", None),
+    "train_mode": ("TEXT", None),
+    "batch_seeds": ("TEXT", None),
+    "executor": ("TEXT", None),
+    "trained_by": ("TEXT", None),
 }
 
 
 class InvalidStore(ValueError):
     """The output folder holds a file that is not an initlab results database."""
+
+
+class NetworkFilesystemWarning(UserWarning):
+    """The results database lies on a network filesystem, where SQLite's locks
+    (and its WAL journal's shared memory) are unreliable."""
+
+
+#: Filesystem types (as ``/proc/self/mountinfo`` names them) served over a network
+#: or a VM share, where SQLite's file locking cannot be trusted.
+NETWORK_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "lustre", "gpfs",
+    "beegfs", "ceph", "glusterfs", "davfs", "fuse.sshfs", "fuse.glusterfs",
+    "fuse.ceph", "fuse.s3fs", "fuse.gcsfuse", "fuse.rclone", "fuse.davfs2",
+})
+
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def _unescape(field: str) -> str:
+    """Undo mountinfo's octal escapes (``\\040`` is a space)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def filesystem_type(path: str | Path, mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem holding ``path`` (or its nearest existing
+    parent), from ``/proc/self/mountinfo``; None where that cannot be read."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path(MOUNTINFO).read_text()
+        except OSError:
+            return None
+    target = Path(os.path.realpath(path))
+    best: tuple[int, str] | None = None
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 5:
+            continue
+        mount = Path(_unescape(fields[4]))
+        fstype = fields[fields.index("-") + 1]
+        if target == mount or mount in target.parents:
+            depth = len(mount.parts)
+            if best is None or depth >= best[0]:
+                best = (depth, fstype)
+    return best[1] if best else None
+
+
+def network_filesystem(path: str | Path, mountinfo: str | None = None) -> str | None:
+    """The network filesystem type holding ``path``, or None for a local one."""
+    fstype = filesystem_type(path, mountinfo)
+    if fstype is None:
+        return None
+    if fstype in NETWORK_FILESYSTEMS or fstype.split(".")[0] in NETWORK_FILESYSTEMS:
+        return fstype
+    return None
 
 
 def _now() -> str:
@@ -124,14 +195,23 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Add the :data:`ADDED_COLUMNS` that ``runs`` lacks, filling in their values."""
+def _add_columns(db: sqlite3.Connection) -> list[str]:
+    """Add the :data:`ADDED_COLUMNS` that ``runs`` lacks, filling in their values;
+    return the columns added."""
     present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    added = []
     for column, (declaration, fill) in ADDED_COLUMNS.items():
         if column not in present:
             db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
             if fill is not None:
                 db.execute(f"UPDATE runs SET {column} = {fill}")
+            added.append(column)
+    return added
+
+
+def _seeds_text(seeds: tuple[int, ...] | None) -> str | None:
+    """A batched group's seeds as stored: comma-separated, in member order."""
+    return None if seeds is None else ",".join(str(seed) for seed in seeds)
 
 
 def _alive(pid: int) -> bool:
@@ -170,13 +250,27 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             with self._write() as db:
+                # Creating or migrating the schema happens inside one write
+                # transaction: of several processes opening a new file at once,
+                # exactly one creates it and the others find it there.
+                fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE "
+                                       "type = 'table' AND name = 'runs'").fetchone()
                 # executescript would commit on its own: run the statements one by one
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                _add_columns(db)
+                added = _add_columns(db)
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                            (str(SCHEMA_VERSION),))
+                # who created or migrated the schema (a plain INSERT: a second
+                # creation or migration would fail here instead of passing unseen)
+                me = f"{socket.gethostname()}:{os.getpid()}"
+                if fresh:
+                    db.execute("INSERT INTO meta VALUES ('schema_created_by', ?)",
+                               (me,))
+                elif added:
+                    db.execute("INSERT INTO meta VALUES (?, ?)",
+                               (f"schema_migrated_by:{','.join(added)}", me))
         except BaseException:
             self._db.close()
             raise
@@ -326,8 +420,11 @@ class Store:
                     stale.append(row["run_id"])
         return stale
 
-    def record(self, result: RunResult, owner: str) -> bool:
+    def record(self, result: RunResult, owner: str, executor: str = "local") -> bool:
         """Commit a run's result and epochs in one transaction.
+
+        ``executor`` names where it trained (``local``, ``ray``); ``owner`` is kept
+        as ``trained_by``.
 
         Returns:
             False when ``owner`` no longer holds the run (nothing is written).
@@ -339,14 +436,21 @@ class Store:
                 "UPDATE runs SET status = ?, fingerprint = ?, data_hash = ?, "
                 "test_acc = ?, test_loss = ?, train_loss = ?, diverged_epoch = ?, "
                 "error = ?, owner = NULL, finished_at = ?, duration_s = ?, "
-                "threads = ?, interop_threads = ? "
+                "threads = ?, interop_threads = ?, omp_num_threads = ?, "
+                "mkl_num_threads = ?, train_mode = ?, batch_seeds = ?, "
+                "executor = ?, trained_by = ? "
                 "WHERE run_id = ? AND status = 'running' AND owner = ?",
                 (result.status, result.fingerprint, result.data_hash,
                  final.test_acc if final else None,
                  final.test_loss if final else None,
                  final.train_loss if final else None,
                  diverged_epoch, result.error, _now(), result.duration_s,
-                 result.threads, result.interop_threads, result.run_id, owner),
+                 result.threads, result.interop_threads,
+                 getattr(result, "omp_num_threads", None),
+                 getattr(result, "mkl_num_threads", None),
+                 getattr(result, "mode", "sequential"),
+                 _seeds_text(getattr(result, "batch_seeds", None)),
+                 executor, owner, result.run_id, owner),
             )
             if cursor.rowcount != 1:
                 return False

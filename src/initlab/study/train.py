@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import time
@@ -30,6 +31,7 @@ from initlab.study.spec import RunSpec
 __all__ = [
     "EpochMetrics",
     "RunResult",
+    "group_key",
     "initialize_model",
     "pinned_threads",
     "thread_settings",
@@ -265,6 +267,11 @@ def _cell(run: RunSpec) -> dict[str, object]:
     for key in ("seed", "init_seed", "order_seed"):
         settings.pop(key, None)
     return settings
+
+
+def group_key(run: RunSpec) -> str:
+    """What the runs of one batched group share (their grid cell), as text."""
+    return json.dumps(_cell(run), sort_keys=True, default=str)
 
 
 def train_group(runs: Sequence[RunSpec], threads: int = RUN_THREADS) -> list[RunResult]:
