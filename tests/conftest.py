@@ -31,9 +31,7 @@ def report_browser():
         found = shutil.which("chromium") or shutil.which("chromedriver")
         pytest.skip(f"{' and '.join(missing)} not installed (apt-get install chromium "
                     f"chromium-driver; found on PATH: {found})")
-    selenium = pytest.importorskip("selenium", reason="selenium is not installed")
-    del selenium
-    from selenium import webdriver
+    from selenium import webdriver  # the test extra installs it: never skipped
     from selenium.webdriver.chrome.service import Service
 
     previous = os.environ.get("SE_OFFLINE")

@@ -17,7 +17,7 @@ TABLES = ("settings-table", "summary-table", "per-seed-table", "diagnostics-tabl
           "determinism-table", "environment-table")
 
 
-def _study(folder, diverged=()):
+def _study(folder, diverged=(), fingerprint=None):
     """A study folder with fake results for real run settings (so the initial
     models can be rebuilt and diagnosed)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -34,8 +34,8 @@ def _study(folder, diverged=()):
         status = "finished"
         if (run.init.label, run.seed) in diverged:
             curve[-1], status = EpochMetrics(2, None, None, None), "diverged"
-        store.record(RunResult(run.run_id, status, fingerprint=None, epochs=curve),
-                     owner)
+        store.record(RunResult(run.run_id, status, fingerprint=fingerprint,
+                               epochs=curve), owner)
     return store
 
 
@@ -120,3 +120,12 @@ def test_the_report_renders_in_a_browser(report, report_browser):
     for table in TABLES:
         assert page["tables"].get(table, 0) > 1, table
     assert all(url.startswith("data:") for url in page["resources"])
+
+
+def test_a_rebuilt_model_with_another_fingerprint_is_named(tmp_path):
+    with _study(tmp_path / "study", fingerprint="0" * 16) as store:
+        write_report(store, tmp_path / "study")
+    text = (tmp_path / "study" / "report.html").read_text(encoding="utf-8")
+    assert text.count(f"the run recorded {'0' * 16}: this initlab draws other "
+                      "weights") == 3
+    assert 'title="run ' in text and f"initial fingerprint {'0' * 16}" in text

@@ -166,7 +166,9 @@ def _per_seed(cells: Sequence[Cell], runs: Sequence[dict[str, Any]]) -> dict[str
             if run is None:
                 entries.append({"text": "—", "css": "missing", "title": ""})
                 continue
-            title = f"run {run['run_id']}, initial fingerprint {run['fingerprint']}"
+            title = f"run {run['run_id']}"
+            if run.get("fingerprint"):
+                title += f", initial fingerprint {run['fingerprint']}"
             status = run["status"]
             if status == "finished":
                 text = f"{run['test_acc']:.4f}"
