@@ -6,6 +6,8 @@ as one sentence; the traceback only with ``--verbose``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import sys
 import time
@@ -354,7 +356,20 @@ def study_command(
     split_seed: Annotated[int, typer.Option(
         help="Seed of the stratified 80/20 train/test split.")] = _SPEC["split_seed"],
     workers: Annotated[int | None, typer.Option(
-        help="Training processes. Default: min(2, CPU count).")] = None,
+        help="Training processes (or Ray tasks) at once. Default: the CPU count "
+        "(a small study trains in this process).", show_default=False)] = None,
+    batched: Annotated[bool, typer.Option(
+        "--batched", help="Train the seeds of each grid cell as one batched model "
+        "(torch.func.vmap): several times faster, equal to sequential runs within a "
+        "tolerance (docs/study.md).")] = False,
+    executor: Annotated[str, typer.Option(
+        help="Where runs train: local (this machine's processes) or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="With --executor ray: the cluster's address. Default: a local Ray "
+        "instance.", show_default=False)] = None,
+    threads: Annotated[int, typer.Option(
+        help="torch threads per run, pinned in every process that trains; results "
+        "are bitwise reproducible at a given count.")] = 1,
     quiet: Annotated[bool, typer.Option(
         "--quiet", help="For scripts: no progress bar, no table, no summary; "
         "print nothing but errors.")
@@ -374,12 +389,15 @@ def study_command(
         )
         from initlab.study.runner import run_study, validate_study
 
-        out_dir, n_workers = validate_study(spec, out, workers)
+        execution = {"batched": batched, "executor": executor, "address": address,
+                     "threads": threads}
+        out_dir, n_workers = validate_study(spec, out, workers, **execution)
+        run_study = functools.partial(run_study, **execution)
     seed_note = f"seed {spec.seed}" + (
         f" (drawn at random; --seed {spec.seed} repeats it)" if spec.seed_drawn else ""
     )
     started = time.perf_counter()
-    with guarded(EXIT_RUNTIME):
+    with guarded(EXIT_RUNTIME), _warnings_printed():
         if quiet:
             outcome = run_study(spec, out_dir, workers=n_workers)
         else:
@@ -418,6 +436,22 @@ def _study_summary_line(outcome: Any, seconds: float, seed_note: str) -> str:
     return (f"{outcome.total} runs ({counts or 'none done'}) in {_duration(seconds)}: "
             f"trained {outcome.trained} run(s), skipped {outcome.skipped} already "
             f"done{held}; {seed_note}. Results and report.html in {outcome.out}")
+
+
+@contextlib.contextmanager
+def _warnings_printed() -> Any:
+    """Print the warnings raised inside the block one line each (``warning: ...``),
+    as they come, instead of Python's two-line form."""
+    import warnings
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
+                          highlight=False, soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
 
 
 def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,

@@ -468,6 +468,7 @@ def curves_figure(cells: Sequence[Cell], store: Store) -> Any:
     and the band from the minimum to the maximum (a matplotlib Figure)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     extra = varying_keys(cells)
     fig = Figure(figsize=(9.0, 5.5), dpi=100)
@@ -482,6 +483,7 @@ def curves_figure(cells: Sequence[Cell], store: Store) -> Any:
                 label=f"{cell_label(cell, extra)} (n={len(curves)})")
         ax.fill_between(epochs, curves.min(axis=0), curves.max(axis=0), color=color,
                         alpha=0.15, lw=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch (0 = before training)")
     ax.set_ylabel("test accuracy")
     ax.set_title("Test accuracy per epoch: mean over seeds, band from min to max")
