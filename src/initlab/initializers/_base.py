@@ -138,6 +138,8 @@ class Source:
         self.seed = seeds.fresh_seed() if seed is None and rng is None else seed
         self.name = name
         self.version = version
+        #: Where :func:`draw` may write directly (a C-contiguous array), or None.
+        self.out: np.ndarray | None = None
 
     def chunk(self, index: int) -> np.random.Generator:
         if self.rng is not None:
@@ -146,7 +148,8 @@ class Source:
         return seeds.chunk_generator(self.seed, self.name, index, version=self.version)
 
 
-ChunkSampler = Callable[[np.random.Generator, int, np.dtype], np.ndarray]
+#: Fills its ``out`` argument (1-D, float32 or float64) in place.
+ChunkSampler = Callable[[np.random.Generator, np.ndarray], None]
 
 
 _threads: dict[str, Any] = {"count": None, "pool": None}
@@ -196,7 +199,11 @@ def draw(
     the GIL while filling) and the bytes never depend on the thread count. With an
     explicit ``rng`` the chunks are drawn one after another from it.
     """
-    out = np.empty(size, dtype=dtype)
+    given = source.out
+    if given is not None and given.size == size and given.dtype == dtype:
+        out, source.out = given, None  # used once: by the draw of the whole tensor
+    else:
+        out = np.empty(size, dtype=dtype)
     work = work_dtype(dtype)
     count = -(-size // seeds.CHUNK_SIZE)
 
@@ -293,6 +300,7 @@ class Initializer:
         layout: str = "keras",
         fans: tuple[int, int] | None = None,
         stream_version: int | None = None,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Like calling the initializer, with more controls for adapters.
 
@@ -305,6 +313,9 @@ class Initializer:
                 ``initlab.seeds.SUPPORTED_STREAM_VERSIONS``, to repeat draws made
                 by an older initlab. Defaults to None: the current
                 ``initlab.STREAM_VERSION``.
+            out: A C-contiguous array of ``shape`` and ``dtype`` to write the
+                values into (a parameter's own memory, say) instead of a new
+                array. The values are the same. Defaults to None.
             shape, dtype, name, rng, layout: as in ``__call__``.
         """
         shape = normalize_shape(shape)
@@ -318,7 +329,18 @@ class Initializer:
         source = Source(
             rng, own_seed if own_seed is not None else seed, name, stream_version
         )
-        return self._generate(shape, dtype, source, layout, fans)
+        if out is None:
+            return self._generate(shape, dtype, source, layout, fans)
+        if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"`out` must be a C-contiguous {dtype.name} array of shape {shape}. "
+                f"Received: {out.dtype.name} of shape {out.shape}."
+            )
+        source.out = out.reshape(-1)
+        values = self._generate(shape, dtype, source, layout, fans)
+        if not np.shares_memory(values, out):
+            out[...] = values
+        return out
 
     def _generate(
         self,

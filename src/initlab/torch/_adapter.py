@@ -422,6 +422,7 @@ def _apply(
     else:
         layout = "keras"
     dtype = _draw_dtype(param)
+    target = _in_place_target(param, slot, dtype)
     arrays, stats = [], None
     for part in slot.parts:
         part_fans = _fans_for(part, choice, slot, fans)
@@ -435,6 +436,7 @@ def _apply(
                     layout=layout,
                     fans=part_fans,
                     stream_version=stream_version,
+                    out=target,
                 )
             )
         except (ValueError, TypeError) as exc:
@@ -447,8 +449,9 @@ def _apply(
             stats = init.statistics(part.shape, layout, part_fans)
     values = slot.assemble(arrays)  # may be a transposed view: copy_ reads strides
     note = "; ".join(slot.notes)
+    in_place = target is not None
     if choice.unit_forget_bias:
-        values = values.copy()
+        values = values if in_place else values.copy()
         values[slot.forget_slice] = 1.0
         note = "unit forget bias: forget-gate slice of bias_ih + bias_hh is 1"
     if (
@@ -456,11 +459,13 @@ def _apply(
         and isinstance(module, nn.Embedding)
         and module.padding_idx is not None
     ):
-        values = values.copy()
+        values = values if in_place else values.copy()
         values[module.padding_idx] = 0.0
         note = f"padding_idx row {module.padding_idx} zeroed"
-    _write(param, values.reshape(shape))
-    sampled = float(values.std()) if values.size > 1 else None
+    if not in_place:
+        _write(param, values.reshape(shape))
+    with torch.no_grad():  # torch's std is one parallel pass, with no temporary
+        sampled = float(param.float().std(correction=0)) if param.numel() > 1 else None
     name = canonical_name(init)
     if choice.source.startswith("rule"):
         name = f"{name} ({choice.source})"
@@ -475,6 +480,19 @@ def _apply(
         sampled,
         note,
     )
+
+
+def _in_place_target(param: torch.Tensor, slot: Slot, dtype: str) -> np.ndarray | None:
+    """The parameter's own memory as a NumPy array, where values can go straight in."""
+    if (
+        slot.same_layout
+        and param.device.type == "cpu"
+        and str(param.dtype) == f"torch.{dtype}"
+        and param.is_contiguous()
+        and param.numel() > 0
+    ):
+        return param.detach().numpy()
+    return None
 
 
 def _write(param: torch.Tensor, values: np.ndarray) -> None:

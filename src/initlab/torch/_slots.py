@@ -64,17 +64,30 @@ class Slot:
     # Gates of a recurrent bias, to place Keras's unit forget bias (LSTM only).
     forget_slice: slice | None = None
     notes: list[str] = field(default_factory=list)
+    # One part whose Keras layout equals the torch layout: it can be drawn straight
+    # into the parameter's memory.
+    same_layout: bool = False
 
 
 def _single(
     role: str,
     family: str,
     shape: tuple[int, ...],
-    to_torch: Callable[[np.ndarray], np.ndarray] = lambda a: a,
+    to_torch: Callable[[np.ndarray], np.ndarray] | None = None,
     fans: tuple[int, int] | None = None,
     layer_fans: tuple[int, int] | None = None,
     torch_bound: float | None = None,
 ) -> Slot:
+    if to_torch is None:  # the Keras layout is PyTorch's: draw in place
+        slot = Slot(
+            role,
+            family,
+            [Part("", shape, fans, layer_fans)],
+            lambda arrays: arrays[0],
+            torch_bound,
+        )
+        slot.same_layout = True
+        return slot
     return Slot(
         role,
         family,
