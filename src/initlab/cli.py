@@ -269,11 +269,6 @@ def sample_command(
 # ---------------------------------------------------------------------------- study
 
 
-#: The defaults of the study flags: those of StudySpec, so they cannot drift apart.
-_SPEC = {name: spec_field.default
-         for name, spec_field in StudySpec.__dataclass_fields__.items()}
-
-
 def parse_study_seed(text: str) -> int | str:
     """``"7"`` -> 7; ``"random"`` stays ``"random"`` (drawn when the spec is built)."""
     text = text.strip()
@@ -325,36 +320,72 @@ def _study_table(cells: list[Any], title: str) -> Table:
     return table
 
 
+#: The study flags that take text (checked by initlab.study.grid.parse_flag); a
+#: comma-separated list in a grid key's flag makes it a grid dimension.
+_STUDY_TEXT_FLAGS = ("dataset", "model", "inits", "seed", "epochs", "depth", "width",
+                     "activation", "optimizer", "lr", "momentum", "batch_size", "vary",
+                     "label_column", "labels")
+
+
 @app.command("study")
 def study_command(
-    dataset: Annotated[str, typer.Option(help="Dataset: digits.")] = _SPEC["dataset"],
-    model: Annotated[str, typer.Option(help="Model: mlp.")] = _SPEC["model"],
+    spec_file: Annotated[Path | None, typer.Argument(
+        help="A spec file (TOML, or JSON) describing the study: its keys are the "
+        "flags' names (batch_size for --batch-size); flags override them.",
+        show_default=False)] = None,
+    dataset: Annotated[str | None, typer.Option(
+        help="digits, mnist1d, breast_cancer, wine, iris, or the path of a data file "
+        "(.npz with x and y, .csv, MNIST-format IDX). Default: digits.",
+        show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(
+        help="mlp, cnn or lstm. Default: mlp.", show_default=False)] = None,
     inits: Annotated[str | None, typer.Option(
         help="Comma-separated initializer names or JSON configs, or the policies "
         "keras, torch. Default: the 15 catalog initializers.")] = None,
-    seeds: Annotated[int, typer.Option(
-        help="Seeds per init entry.")] = _SPEC["seeds"],
-    seed: Annotated[str, typer.Option(
-        help="First run seed (runs use S..S+N-1), or 'random'.")] = str(_SPEC["seed"]),
-    epochs: Annotated[int, typer.Option(
-        help="Training epochs per run.")] = _SPEC["epochs"],
+    seeds: Annotated[int | None, typer.Option(
+        help="Seeds per init entry. Default: 10.", show_default=False)] = None,
+    seed: Annotated[str | None, typer.Option(
+        help="First run seed (runs use S..S+N-1), or 'random'. Default: 0.",
+        show_default=False)] = None,
+    epochs: Annotated[str | None, typer.Option(
+        help="Training epochs per run. Default: 20.", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
         help="Output folder. Default: runs/<dataset>-<model>-<spec hash>.")] = None,
-    depth: Annotated[int, typer.Option(
-        help="Hidden layers of the MLP.")] = _SPEC["depth"],
-    width: Annotated[int, typer.Option(
-        help="Units per hidden layer.")] = _SPEC["width"],
-    activation: Annotated[str, typer.Option(
-        help="relu, tanh, sigmoid, selu, gelu or linear.")] = _SPEC["activation"],
-    optimizer: Annotated[str, typer.Option(
-        help="sgd or adam.")] = _SPEC["optimizer"],
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = _SPEC["lr"],
-    momentum: Annotated[float, typer.Option(
-        help="SGD momentum (sgd only).")] = _SPEC["momentum"],
-    batch_size: Annotated[int, typer.Option(
-        help="Examples per step.")] = _SPEC["batch_size"],
-    split_seed: Annotated[int, typer.Option(
-        help="Seed of the stratified 80/20 train/test split.")] = _SPEC["split_seed"],
+    depth: Annotated[str | None, typer.Option(
+        help="Hidden layers (mlp), convolution blocks (cnn) or LSTM layers. "
+        "Default: the model's (mlp 2, cnn 2, lstm 1).", show_default=False)] = None,
+    width: Annotated[str | None, typer.Option(
+        help="Units, filters or LSTM units per layer. Default: the model's "
+        "(mlp 64, cnn 32, lstm 64).", show_default=False)] = None,
+    activation: Annotated[str | None, typer.Option(
+        help="relu, tanh, sigmoid, selu, gelu or linear. Default: relu.",
+        show_default=False)] = None,
+    optimizer: Annotated[str | None, typer.Option(
+        help="sgd or adam. Default: adam.", show_default=False)] = None,
+    lr: Annotated[str | None, typer.Option(
+        help="Learning rate. Default: 0.003.", show_default=False)] = None,
+    momentum: Annotated[str | None, typer.Option(
+        help="SGD momentum (sgd only). Default: 0.", show_default=False)] = None,
+    batch_size: Annotated[str | None, typer.Option(
+        help="Examples per step. Default: 32.", show_default=False)] = None,
+    split_seed: Annotated[int | None, typer.Option(
+        help="Seed of the stratified 80/20 train/test split. Default: 0.",
+        show_default=False)] = None,
+    vary: Annotated[str | None, typer.Option(
+        help="What the seeds vary: init (the weights; the data order is fixed), "
+        "order (the data order; the weights are fixed) or both. Default: both.",
+        show_default=False)] = None,
+    label_column: Annotated[str | None, typer.Option(
+        help="The label column of a CSV dataset. Default: label.",
+        show_default=False)] = None,
+    labels: Annotated[str | None, typer.Option(
+        help="The labels file of an IDX dataset. Default: the one next to it.",
+        show_default=False)] = None,
+    replay: Annotated[str | None, typer.Option(
+        help="Re-run the run RUN_ID of the study in --from into --out, from its "
+        "recorded settings and seeds.", metavar="RUN_ID", show_default=False)] = None,
+    from_dir: Annotated[Path | None, typer.Option(
+        "--from", help="The study folder of --replay.", show_default=False)] = None,
     workers: Annotated[int | None, typer.Option(
         help="Training processes (or Ray tasks) at once. Default: the CPU count "
         "(a small study trains in this process).", show_default=False)] = None,
@@ -380,13 +411,22 @@ def study_command(
     Writes results.sqlite, summary.csv, report.md, curves.png and report.html into
     --out. Running the same command again skips the runs already done.
     """
+    flags = {"dataset": dataset, "model": model, "inits": inits, "seed": seed,
+             "epochs": epochs, "depth": depth, "width": width,
+             "activation": activation, "optimizer": optimizer, "lr": lr,
+             "momentum": momentum, "batch_size": batch_size, "vary": vary,
+             "label_column": label_column, "labels": labels, "seeds": seeds,
+             "split_seed": split_seed, "workers": workers}
+    if replay is not None or from_dir is not None:
+        given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
+        given += [flag for flag, on in (("--batched", batched),
+                                        ("--executor", executor != "local"),
+                                        ("--address", address is not None),
+                                        ("--threads", threads != 1)) if on]
+        _replay(replay, from_dir, out, spec_file, given, quiet)
+        return
     with guarded():
-        spec = StudySpec(
-            dataset=dataset, model=model, inits=parse_inits(inits), seeds=seeds,
-            seed=parse_study_seed(seed), epochs=epochs, depth=depth, width=width,
-            activation=activation, optimizer=optimizer, lr=lr, momentum=momentum,
-            batch_size=batch_size, split_seed=split_seed,
-        )
+        spec, out, workers, quiet = _study_from(spec_file, flags, out, quiet)
         from initlab.study.runner import run_study, validate_study
 
         execution = {"batched": batched, "executor": executor, "address": address,
@@ -402,14 +442,15 @@ def study_command(
             outcome = run_study(spec, out_dir, workers=n_workers)
         else:
             err_console.print(
-                f"study {spec.dataset}/{spec.model}: {len(spec.inits)} init entries x "
-                f"{spec.seeds} seeds = {len(spec.inits) * spec.seeds} runs, "
+                f"study {_describe(spec)}: {len(spec.inits)} init entries x "
+                f"{spec.seeds} seeds = {len(spec.runs())} runs, "
                 f"{seed_note}, into {out_dir}", highlight=False)
             outcome = _run_with_progress(spec, out_dir, n_workers, run_study)
     if not quiet:
-        title = (f"{spec.dataset} / {spec.model}: final test accuracy "
-                 f"({spec.epochs} epochs, {spec.seeds} seeds)")
+        title = (f"{_describe(spec, ' / ')}: final test accuracy "
+                 f"({_epochs_text(spec)} epochs, {spec.seeds} seeds)")
         console.print(_study_table(outcome.cells, title))
+        _print_spread(outcome.cells)
         console.print(_study_summary_line(outcome, time.perf_counter() - started,
                                           seed_note), highlight=False, soft_wrap=True)
     for run_id, error in outcome.failures:
@@ -418,6 +459,108 @@ def study_command(
         fail(f"{len(outcome.failures)} run(s) failed; their errors are in "
              f"{out_dir / 'results.sqlite'}; run the command again to retry them.",
              EXIT_RUNTIME)
+
+
+@contextlib.contextmanager
+def _warnings_printed() -> Any:
+    """Print the warnings raised inside the block one line each (``warning: ...``),
+    as they come, instead of Python's two-line form."""
+    import warnings
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
+                          highlight=False, soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        yield
+
+
+def _study_from(spec_file: Path | None, flags: dict[str, Any], out: Path | None,
+                quiet: bool) -> tuple[Any, Path | None, int | None, bool]:
+    """The study a spec file and flags describe (flags win), and the command's own
+    settings: (a StudySpec, or a StudyGrid of several cells; out; workers; quiet)."""
+    from initlab.study.grid import build_grid, check_value, parse_flag, read_spec_file
+
+    values: dict[str, Any] = {}
+    origins: dict[str, str | None] = {}
+    if spec_file is not None:
+        values = read_spec_file(spec_file)
+        origins = dict.fromkeys(values, str(spec_file))
+    for key, given in flags.items():
+        if given is None:
+            continue
+        values[key] = (parse_flag(key, given) if key in _STUDY_TEXT_FLAGS
+                       else check_value(key, given))
+        origins[key] = None
+    if out is None and "out" in values:
+        out = Path(values["out"])
+    workers = values.pop("workers", None)
+    quiet = quiet or bool(values.pop("quiet", False))
+    values.pop("out", None)
+    grid = build_grid(values, origins)
+    return (grid.specs[0] if len(grid.specs) == 1 else grid), out, workers, quiet
+
+
+def _describe(spec: Any, sep: str = "/") -> str:
+    """``digits/cnn`` for one cell; the grid's dimensions for a grid."""
+    if hasattr(spec, "describe"):
+        return spec.describe() if spec.dimensions else (
+            f"{spec.first.source.name}{sep}{spec.first.model}")
+    return f"{spec.source.name}{sep}{spec.model}"
+
+
+def _epochs_text(spec: Any) -> str:
+    values = sorted({cell.epochs for cell in getattr(spec, "specs", (spec,))})
+    return ",".join(map(str, values))
+
+
+def _replay(run_id: str | None, from_dir: Path | None, out: Path | None,
+            spec_file: Path | None, given: list[str], quiet: bool) -> None:
+    """``initlab study --replay RUN_ID --from DIR --out NEWDIR``."""
+    from initlab.study.replay import replay_run
+
+    with guarded():
+        if run_id is None or from_dir is None:
+            raise BadInput("--replay RUN_ID and --from DIR go together: give both "
+                           "(and --out NEWDIR).")
+        extra = given + ([str(spec_file)] if spec_file is not None else [])
+        if extra:
+            raise BadInput(f"--replay takes its settings from the recorded run; "
+                           f"drop {', '.join(extra)}. Accepted with --replay: --from, "
+                           "--out, --quiet.")
+    with guarded(EXIT_RUNTIME):
+        outcome = _at_run_time("The replay", replay_run, from_dir, run_id, out)
+    if not quiet:
+        console.print(outcome.summary(), highlight=False, soft_wrap=True)
+    if not outcome.identical:
+        fail(outcome.summary(), EXIT_RUNTIME)
+
+
+def _print_spread(cells: list[Any]) -> None:
+    """After a study run with --vary init/order: the std of the final test accuracy
+    over seeds, per init entry and source (variance.csv holds it too)."""
+    from initlab.study.variance import SOURCES, spread_table
+
+    if all((cell.settings.get("vary") or "both") == "both" for cell in cells):
+        return
+    header, rows = spread_table(cells)
+    table = Table(title="Spread of final test accuracy by source of randomness "
+                  "(std over seeds, ddof=1)", caption="init: only the initial weights "
+                  "vary; order: only the data order; both: both. See variance.csv.")
+    for column in header[: len(header) - 3 * len(SOURCES)]:
+        table.add_column(column, overflow="fold")
+    for source in SOURCES:
+        table.add_column(f"{source} (n)", justify="right", no_wrap=True)
+    for row in rows:
+        head = row[: len(header) - 3 * len(SOURCES)]
+        cols = []
+        for index in range(len(SOURCES)):
+            std, n, _ = row[len(head) + 3 * index : len(head) + 3 * index + 3]
+            cols.append("n/a" if std is None else f"{std:.4f} ({n})")
+        table.add_row(*map(str, head), *cols)
+    console.print(table)
 
 
 def _duration(seconds: float) -> str:
@@ -436,22 +579,6 @@ def _study_summary_line(outcome: Any, seconds: float, seed_note: str) -> str:
     return (f"{outcome.total} runs ({counts or 'none done'}) in {_duration(seconds)}: "
             f"trained {outcome.trained} run(s), skipped {outcome.skipped} already "
             f"done{held}; {seed_note}. Results and report.html in {outcome.out}")
-
-
-@contextlib.contextmanager
-def _warnings_printed() -> Any:
-    """Print the warnings raised inside the block one line each (``warning: ...``),
-    as they come, instead of Python's two-line form."""
-    import warnings
-
-    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
-                          highlight=False, soft_wrap=True)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = show
-        yield
 
 
 def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
@@ -512,6 +639,41 @@ def report_command(
         console.print(_study_table(cells, f"{folder}: final test accuracy"))
         console.print(f"report rebuilt from {path}: {folder / 'report.html'}, "
                       "report.md, summary.csv, curves.png", highlight=False)
+
+
+@app.command("best")
+def best_command(
+    folder: Annotated[Path, typer.Argument(
+        help="A study folder (holding results.sqlite).", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write spec.toml, spec.json and initial_weights.safetensors. "
+        "Default: FOLDER/best.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the result as one JSON object.")] = False,
+) -> None:
+    """Name the best grid cell and run of a study; write that run's spec and
+    initial weights so it can be started again (initlab study OUT/spec.toml)."""
+    from initlab.study.best import find_best, write_best
+
+    with guarded():
+        best = find_best(folder)
+    _at_run_time("Writing the best run", write_best, best, out)
+    if as_json:
+        print(json.dumps(best.to_dict(), indent=2))
+        return
+    settings = best.cell_settings
+    shown = ", ".join(f"{key}={settings[key]}" for key in (
+        "depth", "width", "activation", "optimizer", "lr", "momentum", "batch_size",
+        "epochs", "vary") if key in settings)
+    run = best.run
+    console.print(
+        f"best cell: {settings['dataset']} / {settings['model']} / "
+        f"{settings['init']} ({shown}): test accuracy {best.accuracy_text()}.\n"
+        f"best run: {run['run_id']} (seed {run['seed']}, final test accuracy "
+        f"{run['test_acc']:.4f}, fingerprint {run['fingerprint']}).\n"
+        f"wrote {', '.join(str(path) for path in best.files)}; train it again with: "
+        f"initlab study {best.files[0]} --out NEW_FOLDER", highlight=False,
+        soft_wrap=True)
 
 
 # ------------------------------------------------------------------------- diagnose

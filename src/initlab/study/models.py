@@ -71,29 +71,38 @@ class SequenceClassifier(nn.Module):
         return self.output(self.dense_act(self.dense(states[:, -1])))
 
 
-def check_input(name: str, shape: Sequence[int], kind: str = "image") -> None:
+def check_input(name: str, shape: Sequence[int], kind: str = "image",
+                dataset: str = "") -> None:
     """Check that model ``name`` can read examples of ``shape`` and ``kind``.
+
+    Args:
+        name: One of ``MODELS``.
+        shape: The shape of one example.
+        kind: ``"image"``, ``"signal"`` or ``"table"``.
+        dataset: The dataset's name, for the message.
 
     Raises:
         ValueError: a table for the CNN or the LSTM, or a shape they cannot read.
     """
     shape = tuple(shape)
+    what = f"{dataset} is a table" if dataset else "a table"
     if name == "mlp":
         return
     if kind == "table":
         raise ValueError(
-            f"The {name} model cannot read a table (its columns have no order to "
-            "convolve or step through); use --model mlp, or images or signals."
+            f"The {name} model cannot read a table ({what}: its columns have no "
+            "order to convolve or step through); accepted with a table: --model mlp."
         )
+    of = f" ({dataset})" if dataset else ""
     if name == "cnn" and not 1 <= len(shape) <= 3:
         raise ValueError(
             f"The cnn model reads examples of shape (length,), (height, width) or "
-            f"(channels, height, width); got {shape}."
+            f"(channels, height, width); got {shape}{of}."
         )
     if name == "lstm" and not 1 <= len(shape) <= 2:
         raise ValueError(
             f"The lstm model reads examples of shape (steps,) or (steps, features); "
-            f"got {shape}."
+            f"got {shape}{of}."
         )
 
 

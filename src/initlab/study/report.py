@@ -59,10 +59,11 @@ __all__ = [
     "write_report",
 ]
 
-#: The settings that make a grid cell: every run setting except the seed.
+#: The settings that make a grid cell: every run setting except the seed (``vary``:
+#: which source of randomness the seeds vary, see docs/study.md).
 CELL_KEYS = (
     "dataset", "model", "init", "depth", "width", "activation", "optimizer", "lr",
-    "momentum", "batch_size", "epochs", "split_seed", "stream_version",
+    "momentum", "batch_size", "epochs", "split_seed", "stream_version", "vary",
 )
 #: The statistics columns of summary.csv that follow the first ten (see Cell.summary).
 STAT_COLUMNS = (
@@ -631,6 +632,9 @@ def write_report(store: Store, out: str | Path, *, html: bool = True) -> list[Ce
     cells = summarize(store)
     runs = store.runs()
     (out / "summary.csv").write_text(summary_csv(cells), encoding="utf-8")
+    from initlab.study.variance import write_variance
+
+    write_variance(cells, out)  # variance.csv, for studies run with --vary
     explanation = None
     if html:
         from initlab.study.explain import explain

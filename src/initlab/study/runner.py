@@ -116,15 +116,19 @@ def check_entries(spec: StudySpec) -> None:
         ValueError: an entry cannot initialize some parameter of the model; the
             message names the entry and repeats the adapter's reason.
     """
-    dataset = load_dataset(spec.data_key, spec.split_seed)
-    for run in spec.runs()[: len(spec.inits)]:
-        try:
-            initialize_model(run, dataset)
-        except (ValueError, TypeError, NotImplementedError) as exc:
-            raise ValueError(
-                f"Init entry {run.init.label!r} cannot initialize the {spec.model} "
-                f"model: {exc}"
-            ) from None
+    from initlab.study.models import check_input
+
+    for cell in getattr(spec, "specs", (spec,)):  # a StudyGrid: every cell
+        dataset = load_dataset(cell.data_key, cell.split_seed)
+        check_input(cell.model, dataset.shape, dataset.kind, dataset.name)
+        for run in cell.runs()[: len(cell.inits)]:
+            try:
+                initialize_model(run, dataset)
+            except (ValueError, TypeError, NotImplementedError) as exc:
+                raise ValueError(
+                    f"Init entry {run.init.label!r} cannot initialize the "
+                    f"{cell.model} model: {exc}"
+                ) from None
 
 
 def cpu_name() -> str:
