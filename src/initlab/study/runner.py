@@ -567,8 +567,8 @@ def _drive(store: Store, units: list[list[RunSpec]], executor,
                     error = f"{type(exc).__name__}: {exc}"
                     results = [RunResult(run.run_id, "failed", error=error)
                                for run in unit]
+                store.record_all(results, owner, executor.name)  # one transaction
                 for result in results:
-                    store.record(result, owner, executor.name)
                     finished(result)
                 submit_next()
     except BaseException:

@@ -429,37 +429,56 @@ class Store:
         Returns:
             False when ``owner`` no longer holds the run (nothing is written).
         """
+        return self.record_all([result], owner, executor)[0]
+
+    def record_all(self, results: Iterable[RunResult], owner: str,
+                   executor: str = "local") -> list[bool]:
+        """Commit several runs' results in one transaction (a batched group's: a
+        kill then leaves all of them recorded or none, so a resume trains the same
+        group again).
+
+        Returns:
+            For each result, whether it was written (``owner`` held the run).
+        """
+        written = []
+        with self._write() as db:
+            for result in results:
+                written.append(self._record(db, result, owner, executor))
+        return written
+
+    @staticmethod
+    def _record(db: sqlite3.Connection, result: RunResult, owner: str,
+                executor: str) -> bool:
         final = result.final
         diverged_epoch = final.epoch if result.status == "diverged" and final else None
-        with self._write() as db:
-            cursor = db.execute(
-                "UPDATE runs SET status = ?, fingerprint = ?, data_hash = ?, "
-                "test_acc = ?, test_loss = ?, train_loss = ?, diverged_epoch = ?, "
-                "error = ?, owner = NULL, finished_at = ?, duration_s = ?, "
-                "threads = ?, interop_threads = ?, omp_num_threads = ?, "
-                "mkl_num_threads = ?, train_mode = ?, batch_seeds = ?, "
-                "executor = ?, trained_by = ? "
-                "WHERE run_id = ? AND status = 'running' AND owner = ?",
-                (result.status, result.fingerprint, result.data_hash,
-                 final.test_acc if final else None,
-                 final.test_loss if final else None,
-                 final.train_loss if final else None,
-                 diverged_epoch, result.error, _now(), result.duration_s,
-                 result.threads, result.interop_threads,
-                 getattr(result, "omp_num_threads", None),
-                 getattr(result, "mkl_num_threads", None),
-                 getattr(result, "mode", "sequential"),
-                 _seeds_text(getattr(result, "batch_seeds", None)),
-                 executor, owner, result.run_id, owner),
-            )
-            if cursor.rowcount != 1:
-                return False
-            db.execute("DELETE FROM epochs WHERE run_id = ?", (result.run_id,))
-            db.executemany(
-                "INSERT INTO epochs VALUES (?, ?, ?, ?, ?)",
-                [(result.run_id, e.epoch, e.train_loss, e.test_loss, e.test_acc)
-                 for e in result.epochs],
-            )
+        cursor = db.execute(
+            "UPDATE runs SET status = ?, fingerprint = ?, data_hash = ?, "
+            "test_acc = ?, test_loss = ?, train_loss = ?, diverged_epoch = ?, "
+            "error = ?, owner = NULL, finished_at = ?, duration_s = ?, "
+            "threads = ?, interop_threads = ?, omp_num_threads = ?, "
+            "mkl_num_threads = ?, train_mode = ?, batch_seeds = ?, "
+            "executor = ?, trained_by = ? "
+            "WHERE run_id = ? AND status = 'running' AND owner = ?",
+            (result.status, result.fingerprint, result.data_hash,
+             final.test_acc if final else None,
+             final.test_loss if final else None,
+             final.train_loss if final else None,
+             diverged_epoch, result.error, _now(), result.duration_s,
+             result.threads, result.interop_threads,
+             getattr(result, "omp_num_threads", None),
+             getattr(result, "mkl_num_threads", None),
+             getattr(result, "mode", "sequential"),
+             _seeds_text(getattr(result, "batch_seeds", None)),
+             executor, owner, result.run_id, owner),
+        )
+        if cursor.rowcount != 1:
+            return False
+        db.execute("DELETE FROM epochs WHERE run_id = ?", (result.run_id,))
+        db.executemany(
+            "INSERT INTO epochs VALUES (?, ?, ?, ?, ?)",
+            [(result.run_id, e.epoch, e.train_loss, e.test_loss, e.test_acc)
+             for e in result.epochs],
+        )
         return True
 
     # --------------------------------------------------------------------- reads
