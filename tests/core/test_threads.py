@@ -72,3 +72,14 @@ def test_orthogonal_same_bytes_at_one_and_two_blas_threads(shape):
         with threadpoolctl.threadpool_limits(threads, user_api="blas"):
             digests.add(initlab.Orthogonal(seed=4)(shape, name="w").tobytes())
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("cls", CATALOG_RANDOM, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_out_argument_gives_the_same_values_in_a_transposed_view(cls, dtype):
+    shape = (SHAPE[0] + 3, 257)  # several chunks, chunk edges inside rows
+    reference = cls(seed=1).sample(shape, dtype, name="k")
+    memory = np.empty(shape[::-1], dtype=reference.dtype)
+    result = cls(seed=1).sample(shape, dtype, name="k", out=memory.T)
+    assert np.array_equal(memory.T, reference)
+    assert np.shares_memory(result, memory)

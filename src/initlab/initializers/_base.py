@@ -188,6 +188,29 @@ def _pool() -> ThreadPoolExecutor:
     return _threads["pool"]
 
 
+def _write_rows(matrix: np.ndarray, start: int, values: np.ndarray) -> None:
+    """Write ``values`` at flat C-order offset ``start`` of a strided 2-D ``matrix``.
+
+    Each chunk covers whole rows plus partial ones at its ends; writing a block of
+    rows into a transposed view is a cache-blocked transpose, done by the thread
+    that drew the chunk.
+    """
+    cols = matrix.shape[1]
+    row, col = divmod(start, cols)
+    done = 0
+    if col:
+        done = min(cols - col, values.size)
+        matrix[row, col : col + done] = values[:done]
+        row += 1
+    full = (values.size - done) // cols
+    if full:
+        matrix[row : row + full] = values[done : done + full * cols].reshape(full, cols)
+        done += full * cols
+        row += full
+    if done < values.size:
+        matrix[row, : values.size - done] = values[done:]
+
+
 def draw(
     size: int, dtype: np.dtype, source: Source, sample: ChunkSampler
 ) -> np.ndarray:
@@ -199,9 +222,18 @@ def draw(
     the GIL while filling) and the bytes never depend on the thread count. With an
     explicit ``rng`` the chunks are drawn one after another from it.
     """
-    given = source.out
-    if given is not None and given.size == size and given.dtype == dtype:
-        out, source.out = given, None  # used once: by the draw of the whole tensor
+    given, rows = source.out, None
+    if (
+        given is not None
+        and given.size == size
+        and given.dtype == dtype
+        and (given.flags.c_contiguous or given.ndim == 2)
+    ):
+        source.out = None  # used once: by the draw of the whole tensor
+        if given.flags.c_contiguous:
+            out = given.reshape(-1)
+        else:
+            out = rows = given  # a strided matrix (a transposed parameter)
     else:
         out = np.empty(size, dtype=dtype)
     work = work_dtype(dtype)
@@ -210,12 +242,15 @@ def draw(
     def fill(index: int) -> None:
         start = index * seeds.CHUNK_SIZE
         stop = min(start + seeds.CHUNK_SIZE, size)
-        if dtype == work:
+        if dtype == work and rows is None:
             sample(source.chunk(index), out[start:stop])  # straight into the output
-        else:
-            chunk = np.empty(stop - start, dtype=work)
-            sample(source.chunk(index), chunk)
+            return
+        chunk = np.empty(stop - start, dtype=work)
+        sample(source.chunk(index), chunk)
+        if rows is None:
             out[start:stop] = chunk  # the cast to float16 / bfloat16
+        else:
+            _write_rows(rows, start, chunk)
 
     if source.rng is not None or count < 4 or get_num_threads() == 1:
         for index in range(count):
@@ -313,8 +348,8 @@ class Initializer:
                 ``initlab.seeds.SUPPORTED_STREAM_VERSIONS``, to repeat draws made
                 by an older initlab. Defaults to None: the current
                 ``initlab.STREAM_VERSION``.
-            out: A C-contiguous array of ``shape`` and ``dtype`` to write the
-                values into (a parameter's own memory, say) instead of a new
+            out: An array of ``shape`` and ``dtype`` to write the values into (a
+                parameter's own memory, say, or its transpose) instead of a new
                 array. The values are the same. Defaults to None.
             shape, dtype, name, rng, layout: as in ``__call__``.
         """
@@ -331,12 +366,12 @@ class Initializer:
         )
         if out is None:
             return self._generate(shape, dtype, source, layout, fans)
-        if out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        if out.shape != shape or out.dtype != dtype:
             raise ValueError(
-                f"`out` must be a C-contiguous {dtype.name} array of shape {shape}. "
+                f"`out` must be a {dtype.name} array of shape {shape}. "
                 f"Received: {out.dtype.name} of shape {out.shape}."
             )
-        source.out = out.reshape(-1)
+        source.out = out
         values = self._generate(shape, dtype, source, layout, fans)
         if not np.shares_memory(values, out):
             out[...] = values

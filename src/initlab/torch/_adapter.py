@@ -488,13 +488,14 @@ def _apply(
 def _in_place_target(param: torch.Tensor, slot: Slot, dtype: str) -> np.ndarray | None:
     """The parameter's own memory as a NumPy array, where values can go straight in."""
     if (
-        slot.same_layout
+        (slot.same_layout or slot.transposed)
         and param.device.type == "cpu"
         and str(param.dtype) == f"torch.{dtype}"
         and param.is_contiguous()
         and param.numel() > 0
     ):
-        return param.detach().numpy()
+        memory = param.detach().numpy()
+        return memory.T if slot.transposed else memory
     return None
 
 

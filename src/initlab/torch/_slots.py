@@ -67,6 +67,8 @@ class Slot:
     # One part whose Keras layout equals the torch layout: it can be drawn straight
     # into the parameter's memory.
     same_layout: bool = False
+    # One 2-D part whose Keras layout is PyTorch's transposed.
+    transposed: bool = False
 
 
 def _single(
@@ -88,13 +90,16 @@ def _single(
         )
         slot.same_layout = True
         return slot
-    return Slot(
+    slot = Slot(
         role,
         family,
         [Part("", shape, fans, layer_fans)],
         lambda arrays: to_torch(arrays[0]),
         torch_bound,
     )
+    # A plain 2-D transpose: drawn straight into the parameter's transposed view.
+    slot.transposed = to_torch is np.transpose and len(shape) == 2
+    return slot
 
 
 def _bound(fan_in: int) -> float | None:
@@ -208,7 +213,7 @@ def _rnn(
             KERNEL,
             family,
             (shape[1], shape[0]),
-            lambda a: np.transpose(reorder(a)),
+            np.transpose if blocks is None else lambda a: np.transpose(reorder(a)),
             torch_bound=bound,
         )
     if family == "weight_hh":
@@ -222,7 +227,7 @@ def _rnn(
             RECURRENT,
             family,
             (rows, gates * hidden),
-            lambda a: np.transpose(reorder(a)),
+            np.transpose if blocks is None else lambda a: np.transpose(reorder(a)),
             torch_bound=bound,
         )
     # Biases: Keras's LSTM adds 1 to the forget gate (i, f, c, o); PyTorch sums two
