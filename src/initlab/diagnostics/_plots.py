@@ -94,13 +94,18 @@ def plot_depth_sweep(lines: Sequence[Any], path: str | Path, title: str = "") ->
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=100)
-    for line in lines:
+    # Entries can coincide (glorot_normal and lecun_normal on square layers draw the
+    # same values from the same streams): vary dash and marker so none is hidden.
+    styles = [("-", "."), ("--", "x"), (":", "+"), ("-.", "1")]
+    for number, line in enumerate(lines):
         rows = line.report.layers
         label = f"{line.init} ({line.report.verdict}{_overflow_note(line.report)})"
+        dash, marker = styles[number % len(styles)]
         ax.plot(
             [r.index for r in rows],
             _positive([r.act_std for r in rows]),
-            marker=".",
+            linestyle=dash,
+            marker=marker,
             label=label,
         )
     ax.set_yscale("log")
