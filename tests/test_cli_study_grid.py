@@ -195,6 +195,23 @@ def test_seed_random_is_recorded_and_a_run_replays_bit_for_bit(tmp_path):
     assert rows(new, fingerprint, run_id) == rows(first, fingerprint, run_id)
 
 
+def test_a_batched_run_replays_in_its_recorded_mode_bit_for_bit(tmp_path):
+    out = tmp_path / "batched"
+    result = invoke("study", "--batched", "--inits", "he_normal", "--seeds", "3",
+                    "--epochs", "2", "--vary", "init", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    runs = rows(out, "SELECT run_id, train_mode, batch_seeds FROM runs ORDER BY seed")
+    assert {(mode, group) for _, mode, group in runs} == {("batched", "0,1,2")}
+    run_id = runs[2][0]
+    new = tmp_path / "replayed"
+    result = invoke("study", "--replay", run_id, "--from", out, "--out", new)
+    assert result.exit_code == 0, result.output
+    assert "(batched)" in result.stdout and "bit for bit" in result.stdout
+    epochs = "SELECT epoch, train_loss, test_loss, test_acc FROM epochs " \
+             "WHERE run_id = ? ORDER BY epoch"
+    assert rows(new, epochs, run_id) == rows(out, epochs, run_id)
+
+
 def test_replay_refuses_bad_requests(tmp_path):
     out = tmp_path / "small"
     invoke("study", "--inits", "zeros", "--seeds", "1", "--epochs", "1", "--out",

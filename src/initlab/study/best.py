@@ -1,4 +1,4 @@
-"""Keep the best configuration: the best grid cell, its best run, and how to get it back.
+"""Keep the best configuration: the best grid cell, its best run, how to get it back.
 
 :func:`find_best` ranks the cells of a study as its report does (by mean final test
 accuracy over seeds) and picks the top cell's best run (its highest final test
@@ -181,9 +181,10 @@ def write_best(best: BestRun, out: str | Path | None = None) -> list[Path]:
     model, fingerprint = _model_for(best.spec)
     if fingerprint != best.run["fingerprint"]:
         raise ValueError(
-            f"The initial weights of run {best.run['run_id']} come out with fingerprint "
-            f"{fingerprint} here, not the recorded {best.run['fingerprint']}: another "
-            "platform or library version; nothing was written."
+            f"The initial weights of run {best.run['run_id']} come out with "
+            f"fingerprint {fingerprint} here, not the recorded "
+            f"{best.run['fingerprint']}: another platform or library version; "
+            "nothing was written."
         )
     toml_text, json_text = _spec_text(best)
     out.mkdir(parents=True, exist_ok=True)

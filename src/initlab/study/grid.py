@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from initlab import seeds as seeds_module
+from initlab.study.sources import BUILTIN_DATASETS
 from initlab.study.spec import (
     ACTIVATIONS,
     MAX_SEED,
@@ -38,7 +39,6 @@ from initlab.study.spec import (
     default_inits,
     split_entries,
 )
-from initlab.study.sources import BUILTIN_DATASETS
 
 __all__ = [
     "GRID_KEYS",
@@ -436,7 +436,8 @@ def build_grid(values: Mapping[str, Any],
 
     unknown = [key for key in values if key not in KEYS]
     if unknown:
-        raise SpecError(f"Unknown key {unknown[0]!r}. Accepted keys: {', '.join(KEYS)}.")
+        raise SpecError(f"Unknown key {unknown[0]!r}. Accepted keys: "
+                        f"{', '.join(KEYS)}.")
     seed = values.get("seed", 0)
     drawn = seed == "random"
     if drawn:
