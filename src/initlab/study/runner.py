@@ -474,7 +474,7 @@ class _Ray:
         self.started = not ray.is_initialized()
         if self.started:
             options = {"include_dashboard": False, "log_to_driver": False,
-                       "logging_level": logging.WARNING}
+                       "logging_level": logging.ERROR}
             if address is not None:
                 ray.init(address=address, **options)
             else:

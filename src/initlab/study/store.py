@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
         ('pending', 'running', 'finished', 'diverged', 'failed')),
     fingerprint TEXT,
+    final_fingerprint TEXT,
     data_hash TEXT,
     test_acc REAL,
     test_loss REAL,
@@ -125,6 +126,7 @@ ADDED_COLUMNS = {
     "batch_seeds": ("TEXT", None),
     "executor": ("TEXT", None),
     "trained_by": ("TEXT", None),
+    "final_fingerprint": ("TEXT", None),  # the weights at the end of training
 }
 
 
@@ -457,7 +459,7 @@ class Store:
             "error = ?, owner = NULL, finished_at = ?, duration_s = ?, "
             "threads = ?, interop_threads = ?, omp_num_threads = ?, "
             "mkl_num_threads = ?, train_mode = ?, batch_seeds = ?, "
-            "executor = ?, trained_by = ? "
+            "executor = ?, trained_by = ?, final_fingerprint = ? "
             "WHERE run_id = ? AND status = 'running' AND owner = ?",
             (result.status, result.fingerprint, result.data_hash,
              final.test_acc if final else None,
@@ -469,7 +471,8 @@ class Store:
              getattr(result, "mkl_num_threads", None),
              getattr(result, "mode", "sequential"),
              _seeds_text(getattr(result, "batch_seeds", None)),
-             executor, owner, result.run_id, owner),
+             executor, owner, getattr(result, "final_fingerprint", None),
+             result.run_id, owner),
         )
         if cursor.rowcount != 1:
             return False

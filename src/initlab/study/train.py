@@ -68,6 +68,8 @@ class RunResult:
         status: ``finished``, ``diverged`` (a loss became NaN or infinite; training
             stopped at that epoch) or ``failed`` (an exception; see ``error``).
         fingerprint: ``initlab.torch.fingerprint`` of the initial weights.
+        final_fingerprint: The same of the weights at the end of training: equal
+            bit for bit wherever the run is repeated at the same thread count.
         data_hash: A hash of the run's train/test split and epoch orders.
         epochs: One entry per evaluated epoch, from 0.
         error: The exception and traceback of a failed run.
@@ -85,6 +87,7 @@ class RunResult:
     run_id: str
     status: str
     fingerprint: str | None = None
+    final_fingerprint: str | None = None
     data_hash: str | None = None
     epochs: list[EpochMetrics] = field(default_factory=list)
     error: str | None = None
@@ -141,6 +144,12 @@ def initialize_model(run: RunSpec, dataset: Dataset) -> tuple[nn.Module, str]:
                         input_shape=dataset.shape, input_kind=dataset.kind)
     initialize(model, policy=run.init.value, seed=run.init_seed)
     return model, fingerprint(model)
+
+
+def _fingerprint(model: nn.Module) -> str:
+    from initlab.torch import fingerprint
+
+    return fingerprint(model)
 
 
 def _optimizer(run: RunSpec, params: Iterable[torch.Tensor],
@@ -256,6 +265,7 @@ def _train(run: RunSpec, result: RunResult) -> None:
     else:
         result.status = "finished"
     result.data_hash = data_hash.hexdigest()[:16]
+    result.final_fingerprint = _fingerprint(model)
 
 
 # ------------------------------------------------------------------ batched seeds
@@ -402,10 +412,12 @@ def _train_group(runs: list[RunSpec], results: list[RunResult]) -> None:
                     EpochMetrics(epoch, train, test, test_acc[member]))
         if not any(active):
             break
+    batched.write_back()  # each member's weights into its own model
     for member, result in enumerate(results):
         if active[member]:
             result.status = "finished"
         result.data_hash = hashes[member].hexdigest()[:16]
+        result.final_fingerprint = _fingerprint(models[member])
 
 
 @torch.no_grad()
