@@ -8,6 +8,9 @@ from initlab.torch._adapter import UnknownParameterWarning as UnknownParameterWa
 from initlab.torch._adapter import UnmatchedRuleWarning as UnmatchedRuleWarning
 from initlab.torch._adapter import fingerprint as fingerprint
 from initlab.torch._adapter import initialize as initialize
+from initlab.torch._loader import seeded_loader as seeded_loader
+from initlab.torch._loader import worker_init_fn as worker_init_fn
+from initlab.torch._loader import worker_seeds as worker_seeds
 from initlab.torch._lsuv import LSUVReport as LSUVReport
 from initlab.torch._lsuv import LSUVWarning as LSUVWarning
 from initlab.torch._lsuv import initialize_lsuv as initialize_lsuv
