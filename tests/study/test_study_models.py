@@ -119,3 +119,23 @@ def test_building_leaves_the_global_rng_alone(name):
     state = torch.get_rng_state()
     build_model(name, 64, 10, input_shape=(8, 8))
     assert torch.equal(state, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("model_name", ["mlp", "cnn", "lstm"])
+def test_the_lsuv_entry_is_keras_then_lsuv_on_training_inputs(model_name):
+    from initlab.study.datasets import load_dataset
+    from initlab.study.spec import StudySpec
+    from initlab.study.train import initialize_model
+    from initlab.torch import fingerprint, initialize_lsuv
+
+    spec = StudySpec(model=model_name, inits=("lsuv", "keras"), seeds=1, seed=4)
+    lsuv_run, keras_run = spec.runs()
+    assert (lsuv_run.init.label, lsuv_run.init.config) == ("lsuv", "lsuv")
+    data = load_dataset("digits", 0)
+    model, print_ = initialize_model(lsuv_run, data)
+    expected = build_model(model_name, 64, 10, input_shape=(8, 8),
+                           **{k: getattr(spec, k) for k in ("depth", "width",
+                                                           "activation")})
+    initialize_lsuv(expected, torch.from_numpy(data.x_train.copy()), seed=4)
+    assert print_ == fingerprint(expected)
+    assert print_ != initialize_model(keras_run, data)[1]

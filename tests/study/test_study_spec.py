@@ -128,7 +128,7 @@ def test_bad_values_are_refused_with_the_value_named(kwargs, fragment):
 
 
 def test_unknown_name_mentions_the_policies():
-    with pytest.raises(ValueError, match="'keras' and 'torch'"):
+    with pytest.raises(ValueError, match="'keras', 'torch', 'lsuv' are accepted"):
         StudySpec(inits=("lsuvv",))
 
 

@@ -42,7 +42,9 @@ VARY = ("init", "order", "both")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "selu", "gelu", "linear")
 OPTIMIZERS = ("sgd", "adam")
 #: Entries that name a whole-model policy of ``initlab.torch.initialize``.
-POLICIES = ("keras", "torch")
+#: ``lsuv`` is the keras policy followed by LSUV on a batch of the training inputs
+#: (``initlab.torch.initialize_lsuv``).
+POLICIES = ("keras", "torch", "lsuv")
 
 #: Each model's defaults for the settings a study leaves unset (None): chosen so
 #: that 10 epochs reach a test accuracy above 0.9 on digits (and above 0.55 on
@@ -126,7 +128,7 @@ class InitEntry:
         except ValueError as exc:
             raise ValueError(
                 f"Invalid --inits entry {entry!r}: {exc} The policies "
-                f"{' and '.join(repr(p) for p in POLICIES)} are accepted too."
+                f"{', '.join(repr(p) for p in POLICIES)} are accepted too."
             ) from None
         return cls(label=_label(init), config=initlab.serialize(init), value=init)
 

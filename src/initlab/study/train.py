@@ -137,12 +137,21 @@ def initialize_model(run: RunSpec, dataset: Dataset) -> tuple[nn.Module, str]:
     Raises:
         ValueError, TypeError: the entry cannot initialize some parameter.
     """
-    from initlab.torch import fingerprint, initialize
+    from initlab.torch import (
+        fingerprint,
+        initialize,
+        initialize_lsuv,
+        lsuv_policy_applies,
+    )
 
     model = build_model(run.model, dataset.n_features, dataset.n_classes,
                         depth=run.depth, width=run.width, activation=run.activation,
                         input_shape=dataset.shape, input_kind=dataset.kind)
-    initialize(model, policy=run.init.value, seed=run.init_seed)
+    if lsuv_policy_applies(run.init):  # keras policy, then LSUV on training inputs
+        initialize_lsuv(model, torch.from_numpy(dataset.x_train.copy()),
+                        seed=run.init_seed)
+    else:
+        initialize(model, policy=run.init.value, seed=run.init_seed)
     return model, fingerprint(model)
 
 
