@@ -366,7 +366,7 @@ def test_a_bad_data_file_is_one_sentence_and_exit_2(tmp_path, case):
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset, model, floor", [
     ("digits", "cnn", 0.85), ("digits", "lstm", 0.85), ("mnist1d", "mlp", 0.5)])
-def test_acceptance_studies(tmp_path, dataset, model, floor):
+def test_acceptance_studies(tmp_path, dataset, model, floor, report_browser):
     out = tmp_path / f"{dataset}-{model}"
     result = invoke("study", "--dataset", dataset, "--model", model, "--inits",
                     "glorot_uniform,he_normal", "--seeds", "3", "--epochs", "10",
@@ -378,3 +378,8 @@ def test_acceptance_studies(tmp_path, dataset, model, floor):
         assert (row["dataset"], row["model"], row["n_runs"]) == (dataset, model, "3")
         assert float(row["test_acc_mean"]) > floor, row
     assert rows(out, "SELECT COUNT(*) FROM epochs") == [(6 * 11,)]
+    page = report_browser(out / "report.html")  # the report renders in a browser
+    assert page["state"] == "complete" and len(page["images"]) >= 2
+    assert all(image["naturalWidth"] > 0 for image in page["images"])
+    assert page["tables"].get("summary-table", 0) > 2
+    assert all(url.startswith("data:") for url in page["resources"])
