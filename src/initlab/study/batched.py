@@ -104,6 +104,7 @@ class BatchedModels:
         self._batchnorms = batchnorms
         self.base = copy.deepcopy(first).to("meta")
         self._originals = {id(p) for model in self.models for p in model.parameters()}
+        self._checked: torch.optim.Optimizer | None = None  # checked by train_step
 
     # ------------------------------------------------------------------ checks
 
@@ -198,10 +199,19 @@ class BatchedModels:
 
     def _call(self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
               x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.base, (params, buffers), (x,))
+        # members never tie weights across each other; skipping the search for tied
+        # weights saves time on every call
+        return functional_call(self.base, (params, buffers), (x,), tie_weights=False)
+
+    def _call_without_buffers(self, params: dict[str, torch.Tensor],
+                              x: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.base, params, (x,), tie_weights=False)
 
     def _vmapped(self, fn, in_dims: tuple, *args: torch.Tensor) -> torch.Tensor:
         try:
+            if not self.buffers:  # fewer inputs for vmap to wrap: faster
+                return vmap(self._call_without_buffers,
+                            in_dims=(0, *in_dims[2:]))(self.params, *args)
             return vmap(fn, in_dims=in_dims)(self.params, self.buffers, *args)
         except RuntimeError as exc:
             if "Batch norm" in str(exc) or "running_mean" in str(exc):
@@ -299,7 +309,9 @@ class BatchedModels:
         Raises:
             BatchedSetupError: the optimizer does not hold the stacked parameters.
         """
-        self.check_optimizer(optimizer)
+        if self._checked is not optimizer:
+            self.check_optimizer(optimizer)
+            self._checked = optimizer
         losses = self.losses(x, y, shared_input=shared_input)
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
