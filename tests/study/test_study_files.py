@@ -266,6 +266,22 @@ def test_a_bad_file_gets_one_sentence_naming_it(tmp_path, make):
     assert "\n" not in message and message.endswith(".")
 
 
+def test_an_unreadable_file_names_the_reason_even_for_root(tmp_path, monkeypatch):
+    from initlab.study import sources
+
+    path = tmp_path / "locked.npz"
+    np.savez(path, x=np.zeros((4, 2)), y=np.zeros(4, dtype=int))
+
+    def refuse(file, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(file))
+
+    monkeypatch.setattr(sources, "open", refuse, raising=False)
+    with pytest.raises(DataFileError) as info:
+        resolve_source(str(path))
+    assert str(info.value) == (f"Cannot read data file {str(path)!r}: Permission "
+                               "denied.")
+
+
 def test_an_unreadable_file_names_the_reason(tmp_path):
     import os
 
