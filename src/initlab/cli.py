@@ -341,7 +341,7 @@ def study_command(
         help="mlp, cnn or lstm. Default: mlp.", show_default=False)] = None,
     inits: Annotated[str | None, typer.Option(
         help="Comma-separated initializer names or JSON configs, or the policies "
-        "keras, torch. Default: the 15 catalog initializers.")] = None,
+        "keras, torch, lsuv. Default: the 15 catalog initializers.")] = None,
     seeds: Annotated[int | None, typer.Option(
         help="Seeds per init entry. Default: 10.", show_default=False)] = None,
     seed: Annotated[str | None, typer.Option(
