@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from initlab import seeds
+from initlab._torchutil import call_model
 from initlab.diagnostics._activations import (
     RECURRENT_ACTIVATIONS,
     activation_name,
@@ -467,14 +468,6 @@ def _with_grad_inputs(batch: Any) -> tuple[Any, list[torch.Tensor]]:
     return convert(batch), leaves
 
 
-def _call(model: nn.Module, batch: Any) -> Any:
-    if isinstance(batch, (tuple, list)):
-        return model(*batch)
-    if isinstance(batch, dict):
-        return model(**batch)
-    return model(batch)
-
-
 def _output_tensors(output: Any) -> Iterator[torch.Tensor]:
     if isinstance(output, torch.Tensor):
         yield output
@@ -589,7 +582,7 @@ def diagnose(
         with torch.random.fork_rng(devices=_rng_devices(model)), torch.enable_grad():
             torch.default_generator.manual_seed(0)
             inputs, leaves = _with_grad_inputs(batch)
-            output = _call(model, inputs)
+            output = call_model(model, inputs)
             loss = (
                 _probe_loss(output) if loss_fn is None else _check_loss(loss_fn(output))
             )

@@ -29,6 +29,7 @@ from torch import nn
 
 import initlab
 from initlab import seeds
+from initlab._torchutil import ACTIVATION_MODULES
 
 __all__ = [
     "ACTIVATIONS",
@@ -54,14 +55,7 @@ SEQUENCE_LENGTH = 8
 #: Entries that are not initializers: whole-model policies and data-dependent LSUV.
 POLICY_ENTRIES = ("keras", "torch", "lsuv")
 
-_ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "selu": nn.SELU,
-    "gelu": nn.GELU,
-    "linear": nn.Identity,
-}
+_ACTIVATION_MODULES = ACTIVATION_MODULES
 
 
 class LSTMStack(nn.Module):

@@ -187,7 +187,7 @@ def pair_activations(modules: Iterable[tuple[str, nn.Module]]) -> dict[str, str]
 
 
 def _traced_order(model: nn.Module, batch: Any) -> list[tuple[str, nn.Module]]:
-    from initlab.diagnostics._diagnose import _call
+    from initlab._torchutil import call_model
 
     order: list[tuple[str, nn.Module]] = []
     handles = []
@@ -202,7 +202,7 @@ def _traced_order(model: nn.Module, batch: Any) -> list[tuple[str, nn.Module]]:
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             model.eval()
-            _call(model, batch)
+            call_model(model, batch)
     finally:
         for handle in handles:
             handle.remove()

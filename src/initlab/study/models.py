@@ -29,18 +29,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from initlab._torchutil import ACTIVATION_MODULES
 from initlab.study.spec import ACTIVATIONS, MODELS
 
 __all__ = ["SequenceClassifier", "build_model", "check_input"]
 
-_ACTIVATION_MODULES = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "selu": nn.SELU,
-    "gelu": nn.GELU,
-    "linear": nn.Identity,
-}
+_ACTIVATION_MODULES = ACTIVATION_MODULES
 assert tuple(_ACTIVATION_MODULES) == ACTIVATIONS
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from initlab import seeds
+from initlab._torchutil import format_table
 from initlab.initializers import (
     GlorotUniform,
     Initializer,
@@ -97,9 +98,9 @@ class InitReport:
             "sampled_std",
             "note",
         )
-        lines = [header]
+        rows = []
         for row in self.rows:
-            lines.append(
+            rows.append(
                 (
                     row.name,
                     "x".join(map(str, row.shape)) or "()",
@@ -111,12 +112,7 @@ class InitReport:
                     row.note,
                 )
             )
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        rendered = [
-            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        ]
-        rendered.insert(1, "  ".join("-" * w for w in widths))
+        rendered = format_table(header, rows)
         title = (
             f"initlab.initialize: policy={self.policy} seed={self.seed} "
             f"stream_version={self.stream_version}"

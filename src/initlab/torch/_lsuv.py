@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from initlab import seeds
+from initlab._torchutil import call_model, format_table
 from initlab.initializers import Orthogonal
 from initlab.torch._adapter import initialize
 
@@ -97,7 +98,7 @@ class LSUVReport:
             "iterations",
             "converged",
         )
-        lines = [header] + [
+        rows = [
             (
                 r.name,
                 r.kind,
@@ -109,12 +110,7 @@ class LSUVReport:
             )
             for r in self.rows
         ]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        rendered = [
-            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        ]
-        rendered.insert(1, "  ".join("-" * w for w in widths))
+        rendered = format_table(header, rows)
         title = (
             f"initlab.torch.lsuv: seed={self.seed} tol={self.tol} "
             f"max_iter={self.max_iter}"
@@ -142,14 +138,6 @@ def _variance(output: Any) -> float:
     return float(tensor.var(correction=0))
 
 
-def _call(model: nn.Module, batch: Any) -> Any:
-    if isinstance(batch, (tuple, list)):
-        return model(*batch)
-    if isinstance(batch, dict):
-        return model(**batch)
-    return model(batch)
-
-
 def _trace(
     model: nn.Module, batch: Any, targets: dict[nn.Module, str]
 ) -> dict[nn.Module, float]:
@@ -163,7 +151,7 @@ def _trace(
 
     handles = [module.register_forward_hook(hook) for module in targets]
     try:
-        _call(model, batch)
+        call_model(model, batch)
     finally:
         for handle in handles:
             handle.remove()
@@ -285,7 +273,7 @@ def lsuv(
                 m.register_forward_hook(rescaler, with_kwargs=True) for m in reached
             ]
             try:
-                _call(model, batch)
+                call_model(model, batch)
             finally:
                 for handle in handles:
                     handle.remove()
