@@ -116,7 +116,21 @@ def _stats(
 # ----------------------------------------------------------------- basic distributions
 
 
-class RandomNormal(RandomInitializer):
+class _MeanStd(RandomInitializer):
+    """Shared construction and config of the (mean, stddev) distributions."""
+
+    def __init__(
+        self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None
+    ):
+        super().__init__(seed)
+        self.mean = check_finite(mean, "mean")
+        self.stddev = check_finite(stddev, "stddev", non_negative=True)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
+
+
+class RandomNormal(_MeanStd):
     """Normal distribution N(mean, stddev**2).
 
     Args:
@@ -127,13 +141,6 @@ class RandomNormal(RandomInitializer):
     """
 
     formula = "w ~ N(mean, stddev^2)"
-
-    def __init__(
-        self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None
-    ):
-        super().__init__(seed)
-        self.mean = check_finite(mean, "mean")
-        self.stddev = check_finite(stddev, "stddev", non_negative=True)
 
     def _generate(self, shape, dtype, source: Source, layout, fans=None):
         return draw(
@@ -147,11 +154,8 @@ class RandomNormal(RandomInitializer):
         stats.update(_stats(self.mean, self.stddev, None))
         return stats
 
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
 
-
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_MeanStd):
     """N(mean, stddev**2) with values more than two stddev from the mean redrawn.
 
     ``stddev`` is the parameter before truncation, so the values' std is
@@ -166,13 +170,6 @@ class TruncatedNormal(RandomInitializer):
 
     formula = "w ~ N(mean, stddev^2) truncated to mean +- 2 stddev"
 
-    def __init__(
-        self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None
-    ):
-        super().__init__(seed)
-        self.mean = check_finite(mean, "mean")
-        self.stddev = check_finite(stddev, "stddev", non_negative=True)
-
     def _generate(self, shape, dtype, source: Source, layout, fans=None):
         return draw(
             math.prod(shape), dtype, source, _truncated_normal(self.mean, self.stddev)
@@ -185,9 +182,6 @@ class TruncatedNormal(RandomInitializer):
         bounds = (self.mean - 2 * self.stddev, self.mean + 2 * self.stddev)
         stats.update(_stats(self.mean, self.stddev * TRUNCATED_STD, bounds))
         return stats
-
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
 
 
 class RandomUniform(RandomInitializer):
