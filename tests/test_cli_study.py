@@ -22,7 +22,8 @@ FIRST_COLUMNS = ["dataset", "model", "init", "n_runs", "n_diverged", "test_acc_m
                  "test_acc_std", "test_acc_min", "test_acc_max", "best_seed"]
 ACCEPTANCE = ["study", "--dataset", "digits", "--model", "mlp", "--inits",
               "glorot_uniform,he_normal,zeros", "--seeds", "3", "--epochs", "10"]
-FILES = ("results.sqlite", "summary.csv", "report.md", "curves.png")
+FILES = ("results.sqlite", "summary.csv", "report.md", "curves.png",
+         "report.html")
 
 cli = CliRunner()
 
@@ -198,13 +199,23 @@ def test_seed_random_draws_and_records_the_seed(tmp_path, monkeypatch):
     assert meta["last_seed_source"] == "random"
 
 
-def test_quiet_prints_only_the_output_folder(tmp_path):
+def test_quiet_prints_nothing(tmp_path):
     out = tmp_path / "quiet"
     result = invoke("study", "--inits", "ones", "--seeds", "1", "--epochs", "1",
                     "--out", str(out), "--quiet")
     assert result.exit_code == 0
-    assert result.stdout == f"{out}\n"
-    assert result.stderr == ""
+    assert result.stdout == "" and result.stderr == ""
+    assert (out / "summary.csv").is_file()
+
+
+def test_acceptance_report_renders_in_a_browser(accepted, report_browser):
+    out, _ = accepted
+    page = report_browser(out / "report.html")
+    assert page["state"] == "complete" and len(page["images"]) == 2
+    assert all(image["naturalWidth"] > 0 for image in page["images"])
+    for table in ("summary-table", "per-seed-table", "diagnostics-table",
+                  "environment-table"):
+        assert page["tables"].get(table, 0) > 1, table
 
 
 def test_default_out_resumes_the_same_study(tmp_path, monkeypatch):
