@@ -60,6 +60,30 @@ def check_batchable(model: nn.Module) -> None:
             )
 
 
+class _BatchedLinear(nn.Linear):
+    """``nn.Linear`` for the batched base model: the same parameters and result,
+    computed as ``(W @ x^T)^T + b``. Under vmap the batched product then takes the
+    weight as its left operand, so its backward yields each weight gradient in the
+    weight's own layout: autograd keeps it as it comes instead of copying it into
+    that layout at every step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            return F.linear(x, self.weight, self.bias)
+        out = (self.weight @ x.mT).mT
+        return out if self.bias is None else out + self.bias
+
+
+def _batched_base(model: nn.Module) -> nn.Module:
+    """A parameter-free (meta) copy of ``model`` to run with stacked tensors, its
+    ``nn.Linear`` modules computed by :class:`_BatchedLinear`."""
+    base = copy.deepcopy(model).to("meta")
+    for module in base.modules():
+        if type(module) is nn.Linear:
+            module.__class__ = _BatchedLinear
+    return base
+
+
 class BatchedModels:
     """``M`` models of one architecture, stacked and run as one (see the module doc).
 
@@ -102,7 +126,7 @@ class BatchedModels:
         self.buffers: dict[str, torch.Tensor] = buffers
         self._buffer_dim = None if share_buffers else 0
         self._batchnorms = batchnorms
-        self.base = copy.deepcopy(first).to("meta")
+        self.base = _batched_base(first)
         self._originals = {id(p) for model in self.models for p in model.parameters()}
         self._checked: torch.optim.Optimizer | None = None  # checked by train_step
 
@@ -183,7 +207,8 @@ class BatchedModels:
             if self._buffer_dim is None and name in self.buffers:
                 state[name] = tensor.detach().clone()
             else:
-                state[name] = tensor[index].detach().clone()
+                state[name] = tensor[index].detach().clone(
+                    memory_format=torch.contiguous_format)
         return state
 
     @torch.no_grad()
