@@ -142,3 +142,25 @@ def test_ray_gives_the_bits_of_the_local_executor(tmp_path):
     assert {(run["executor"], run["threads"], run["omp_num_threads"])
             for run in runs} == {("ray", 1, "1")}
     assert len({run["trained_by"] for run in runs}) == 1  # only the driver wrote
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--executor", "spark"], "Unknown --executor 'spark'. Accepted: local, ray."),
+    (["--address", "ray://head:10001"], "--address 'ray://head:10001' needs "
+                                        "--executor ray"),
+    (["--threads", "0"], "Invalid --threads 0: it must be an integer >= 1."),
+    (["--model", "lstm", "--batched"], "--batched cannot train the lstm model"),
+    (["--replay", "abcd1234", "--from", "somewhere", "--batched"],
+     "drop --inits, --seeds, --batched."),
+], ids=["executor", "address", "threads", "batched-lstm", "replay-batched"])
+def test_bad_execution_flags_exit_2_naming_the_value(tmp_path, args, named):
+    from typer.testing import CliRunner
+
+    from initlab.cli import app
+
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["study", "--inits", "he_normal", "--seeds", "1",
+                                      *args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert named in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == "" and not out.exists()
