@@ -45,11 +45,14 @@ def _keras():
 
 
 def _torch_fans(torch_shape):
-    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(torch_shape, device="meta"))
+    return torch.nn.init._calculate_fan_in_and_fan_out(
+        torch.empty(torch_shape, device="meta")
+    )
 
 
 def cases(keras):
     """(family, initlab initializer, torch reference(tensor), keras initializer)."""
+
     def he_std(t):
         fan_in, _ = _torch_fans(t.shape)
         return math.sqrt(2.0 / fan_in)
@@ -59,21 +62,46 @@ def cases(keras):
             std = std_of(t)
             # Keras semantics: std before truncation, bounds at +-2 std.
             return torch.nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
+
         return ref
 
     k = keras.initializers if keras else None
     return [
-        ("uniform", "glorot_uniform", initlab.GlorotUniform(seed=0),
-         torch.nn.init.xavier_uniform_, k and k.GlorotUniform(seed=0)),
-        ("truncated", "he_normal", initlab.HeNormal(seed=0),
-         trunc_ref(lambda t: he_std(t) / initlab.TRUNCATED_STD),
-         k and k.HeNormal(seed=0)),
-        ("truncated", "truncated_normal", initlab.TruncatedNormal(seed=0),
-         trunc_ref(lambda t: 0.05), k and k.TruncatedNormal(seed=0)),
-        ("normal", "random_normal", initlab.RandomNormal(seed=0),
-         lambda t: torch.nn.init.normal_(t, std=0.05), k and k.RandomNormal(seed=0)),
-        ("orthogonal", "orthogonal", initlab.Orthogonal(seed=0),
-         torch.nn.init.orthogonal_, k and k.Orthogonal(seed=0)),
+        (
+            "uniform",
+            "glorot_uniform",
+            initlab.GlorotUniform(seed=0),
+            torch.nn.init.xavier_uniform_,
+            k and k.GlorotUniform(seed=0),
+        ),
+        (
+            "truncated",
+            "he_normal",
+            initlab.HeNormal(seed=0),
+            trunc_ref(lambda t: he_std(t) / initlab.TRUNCATED_STD),
+            k and k.HeNormal(seed=0),
+        ),
+        (
+            "truncated",
+            "truncated_normal",
+            initlab.TruncatedNormal(seed=0),
+            trunc_ref(lambda t: 0.05),
+            k and k.TruncatedNormal(seed=0),
+        ),
+        (
+            "normal",
+            "random_normal",
+            initlab.RandomNormal(seed=0),
+            lambda t: torch.nn.init.normal_(t, std=0.05),
+            k and k.RandomNormal(seed=0),
+        ),
+        (
+            "orthogonal",
+            "orthogonal",
+            initlab.Orthogonal(seed=0),
+            torch.nn.init.orthogonal_,
+            k and k.Orthogonal(seed=0),
+        ),
     ]
 
 
@@ -109,12 +137,16 @@ def main() -> None:
     shapes = {"1024x1024": SHAPES["1024x1024"]} if args.quick else SHAPES
     repeats = 3 if args.quick else args.repeats
 
-    print(f"initlab {initlab.__version__}, torch {torch.__version__}, numpy "
-          f"{np.__version__}, keras {keras.__version__ if keras else 'absent'}; "
-          f"{os.cpu_count()} CPUs, initlab threads {initlab.get_num_threads()}, "
-          f"torch threads {torch.get_num_threads()}, device {device}")
-    header = (f"{'shape':<18} {'initializer':<17} {'initlab M/s':>11} {'torch M/s':>10} "
-              f"{'x torch':>8} {'x keras':>8} {'mem/out':>8}")
+    print(
+        f"initlab {initlab.__version__}, torch {torch.__version__}, numpy "
+        f"{np.__version__}, keras {keras.__version__ if keras else 'absent'}; "
+        f"{os.cpu_count()} CPUs, initlab threads {initlab.get_num_threads()}, "
+        f"torch threads {torch.get_num_threads()}, device {device}"
+    )
+    header = (
+        f"{'shape':<18} {'initializer':<17} {'initlab M/s':>11} {'torch M/s':>10} "
+        f"{'x torch':>8} {'x keras':>8} {'mem/out':>8}"
+    )
     print(header)
     print("-" * len(header))
     results = []
@@ -123,54 +155,82 @@ def main() -> None:
         for family, name, init, torch_ref, keras_init in cases(keras):
             if family == "orthogonal" and label == "50000x512" and args.quick:
                 continue
-            repeats_here = 1 if (family == "orthogonal" and numel > 4_000_000) else repeats
+            repeats_here = (
+                1 if (family == "orthogonal" and numel > 4_000_000) else repeats
+            )
 
-            def ours():
-                return init(keras_shape, "float32", name="bench")
+            def ours(init=init, shape=keras_shape):
+                return init(shape, "float32", name="bench")
 
-            def theirs():
-                tensor = torch.empty(torch_shape, device=device)
-                torch_ref(tensor)
+            def theirs(reference=torch_ref, shape=torch_shape):
+                tensor = torch.empty(shape, device=device)
+                reference(tensor)
                 if device.type == "cuda":
                     torch.cuda.synchronize()
 
+            def keras_call(init=keras_init, shape=keras_shape):
+                return init(shape, "float32")
+
             t_ours = timed(ours, repeats_here)
             t_torch = timed(theirs, repeats_here)
-            t_keras = timed(lambda: keras_init(keras_shape, "float32"), repeats_here) \
-                if keras_init is not None else None
+            t_keras = (
+                timed(keras_call, repeats_here)
+                if keras_init is not None
+                else None
+            )
             memory = extra_memory(ours, numel * 4)
             row = {
-                "shape": label, "init": name, "family": family,
-                "ours": numel / t_ours / 1e6, "torch": numel / t_torch / 1e6,
+                "shape": label,
+                "init": name,
+                "family": family,
+                "ours": numel / t_ours / 1e6,
+                "torch": numel / t_torch / 1e6,
                 "x_torch": t_torch / t_ours,
                 "x_keras": (t_keras / t_ours) if t_keras else None,
                 "memory": memory,
             }
             results.append(row)
             keras_text = f"{row['x_keras']:8.2f}" if row["x_keras"] else f"{'-':>8}"
-            print(f"{label:<18} {name:<17} {row['ours']:11.1f} {row['torch']:10.1f} "
-                  f"{row['x_torch']:8.2f} {keras_text} {memory:8.2f}", flush=True)
+            print(
+                f"{label:<18} {name:<17} {row['ours']:11.1f} {row['torch']:10.1f} "
+                f"{row['x_torch']:8.2f} {keras_text} {memory:8.2f}",
+                flush=True,
+            )
 
     targets = {
-        "uniform": ("x_torch", 1.2), "truncated": ("x_torch", 3.0),
-        "normal": ("x_torch", 0.8), "orthogonal": ("x_torch", 0.7),
+        "uniform": ("x_torch", 1.2),
+        "truncated": ("x_torch", 3.0),
+        "normal": ("x_torch", 0.8),
+        "orthogonal": ("x_torch", 0.7),
     }
     print("\ntargets (ratio = torch time / initlab time; higher is better):")
     for family, (key, target) in targets.items():
-        rows = [r for r in results if r["family"] == family
-                and not (family == "orthogonal" and r["shape"] not in ("1024x1024", "4096x4096"))]
+        rows = [
+            r
+            for r in results
+            if r["family"] == family
+            and not (
+                family == "orthogonal" and r["shape"] not in ("1024x1024", "4096x4096")
+            )
+        ]
         worst = min(r[key] for r in rows)
-        print(f"  {family:<11} worst x torch {worst:6.2f}  target >= {target}: "
-              f"{'met' if worst >= target else 'NOT met'}")
+        print(
+            f"  {family:<11} worst x torch {worst:6.2f}  target >= {target}: "
+            f"{'met' if worst >= target else 'NOT met'}"
+        )
     truncated = [r for r in results if r["family"] == "truncated" and r["x_keras"]]
     if truncated:
         worst = min(r["x_keras"] for r in truncated)
-        print(f"  {'truncated':<11} worst x keras {worst:6.2f}  target >= 3.0: "
-              f"{'met' if worst >= 3.0 else 'NOT met'}")
+        print(
+            f"  {'truncated':<11} worst x keras {worst:6.2f}  target >= 3.0: "
+            f"{'met' if worst >= 3.0 else 'NOT met'}"
+        )
     worst_memory = max(r["memory"] for r in results if r["family"] != "orthogonal")
-    print(f"  memory      worst extra/output {worst_memory:5.2f}  target <= 0.25: "
-          f"{'met' if worst_memory <= 0.25 else 'NOT met'} (orthogonal excluded: its "
-          "QR needs a working matrix)")
+    print(
+        f"  memory      worst extra/output {worst_memory:5.2f}  target <= 0.25: "
+        f"{'met' if worst_memory <= 0.25 else 'NOT met'} (orthogonal excluded: its "
+        "QR needs a working matrix)"
+    )
 
 
 if __name__ == "__main__":

@@ -76,16 +76,20 @@ def main() -> None:
 
     params = sum(p.numel() for p in Stack(blocks=1, vocab=1).parameters())
     total = sum(p.numel() for p in initlab_ctor().parameters())
-    print(f"model: {total / 1e6:.1f} M parameters (one block: {params / 1e6:.1f} M); "
-          f"torch threads {torch.get_num_threads()}, initlab threads "
-          f"{initlab.get_num_threads()}, device {device}")
+    print(
+        f"model: {total / 1e6:.1f} M parameters (one block: {params / 1e6:.1f} M); "
+        f"torch threads {torch.get_num_threads()}, initlab threads "
+        f"{initlab.get_num_threads()}, device {device}"
+    )
     t_default = timed(default_ctor, args.repeats)
     t_initlab = timed(initlab_ctor, args.repeats)
     print(f"PyTorch default constructor          {t_default * 1000:8.1f} ms")
     print(f"meta + initlab.torch.initialize      {t_initlab * 1000:8.1f} ms")
     ratio = t_default / t_initlab
-    print(f"ratio (default / initlab)            {ratio:8.2f}  target >= 1.0: "
-          f"{'met' if ratio >= 1.0 else 'NOT met'}")
+    print(
+        f"ratio (default / initlab)            {ratio:8.2f}  target >= 1.0: "
+        f"{'met' if ratio >= 1.0 else 'NOT met'}"
+    )
 
     before = initlab.get_num_threads()
     prints = []
@@ -94,8 +98,10 @@ def main() -> None:
         prints.append(initlab.torch.fingerprint(initlab_ctor()))
     initlab.set_num_threads(before)
     same = prints[0] == prints[1]
-    print(f"fingerprint at 1 and 2 threads       {prints[0]} {prints[1]} "
-          f"{'identical' if same else 'DIFFERENT'}")
+    print(
+        f"fingerprint at 1 and 2 threads       {prints[0]} {prints[1]} "
+        f"{'identical' if same else 'DIFFERENT'}"
+    )
 
 
 if __name__ == "__main__":

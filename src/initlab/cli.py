@@ -53,8 +53,9 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     The message is escaped: it often quotes user input, and text such as ``[/x]``
     would otherwise be read as rich markup (and crash on an unmatched tag).
     """
-    err_console.print(f"[red]error:[/red] {escape(str(message))}", highlight=False,
-                      soft_wrap=True)
+    err_console.print(
+        f"[red]error:[/red] {escape(str(message))}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -88,18 +89,25 @@ def _version_callback(value: bool) -> None:
 def _main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True,
-                     help="Print the version and exit."),
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Show tracebacks on errors.")
     ] = False,
     imports: Annotated[
         list[str] | None,
-        typer.Option("--import", metavar="MODULE",
-                     help="Import a Python module first (repeatable), e.g. one whose "
-                     "@initlab.register initializers you want to use by name. Also "
-                     "read from INITLAB_IMPORT (comma-separated)."),
+        typer.Option(
+            "--import",
+            metavar="MODULE",
+            help="Import a Python module first (repeatable), e.g. one whose "
+            "@initlab.register initializers you want to use by name. Also "
+            "read from INITLAB_IMPORT (comma-separated).",
+        ),
     ] = None,
 ) -> None:
     _state["verbose"] = verbose
@@ -116,7 +124,9 @@ def parse_initializer(text: str) -> initlab.Initializer:
         try:
             config = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BadInput(f"Invalid initializer config JSON {text!r}: {exc.msg}.") from None
+            raise BadInput(
+                f"Invalid initializer config JSON {text!r}: {exc.msg}."
+            ) from None
         return initlab.deserialize(config)
     return initlab.get(text)
 
@@ -154,8 +164,12 @@ def list_command(
     for column in ("name", "class_name", "aliases", "formula"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(entry["name"] + ("" if entry["keras"] else " *"),
-                      entry["class_name"], ", ".join(entry["aliases"]), entry["formula"])
+        table.add_row(
+            entry["name"] + ("" if entry["keras"] else " *"),
+            entry["class_name"],
+            ", ".join(entry["aliases"]),
+            entry["formula"],
+        )
     console.print(table)
     console.print("* beyond Keras's catalog: Keras cannot load these configs.")
 
@@ -163,8 +177,14 @@ def list_command(
 # --------------------------------------------------------------------------- sample
 
 
-def sample_summary(init: initlab.Initializer, name: str, shape: tuple[int, ...],
-                   layout: str, dtype: str, seed: int | None) -> dict[str, Any]:
+def sample_summary(
+    init: initlab.Initializer,
+    name: str,
+    shape: tuple[int, ...],
+    layout: str,
+    dtype: str,
+    seed: int | None,
+) -> dict[str, Any]:
     """Draw one array and summarize it against what the initializer promises."""
     import numpy as np
 
@@ -201,15 +221,33 @@ def sample_summary(init: initlab.Initializer, name: str, shape: tuple[int, ...],
 
 @app.command("sample")
 def sample_command(
-    name: Annotated[str, typer.Argument(help="Initializer name, alias, or config as JSON.")],
-    shape: Annotated[str, typer.Option("--shape", help="Comma-separated shape, e.g. 512,256.")],
-    layout: Annotated[str, typer.Option("--layout", help="keras (in, out) or torch (out, in).")] = "keras",
-    seed: Annotated[str | None, typer.Option(
-        "--seed", help="Seed of the draw (non-negative). Default: the config's own "
-        "seed, else 0.", metavar="INTEGER")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="float16, bfloat16, float32 or float64.")] = "float32",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a histogram PNG.")] = None,
+    name: Annotated[
+        str, typer.Argument(help="Initializer name, alias, or config as JSON.")
+    ],
+    shape: Annotated[
+        str, typer.Option("--shape", help="Comma-separated shape, e.g. 512,256.")
+    ],
+    layout: Annotated[
+        str, typer.Option("--layout", help="keras (in, out) or torch (out, in).")
+    ] = "keras",
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            "--seed",
+            help="Seed of the draw (non-negative). Default: the config's own "
+            "seed, else 0.",
+            metavar="INTEGER",
+        ),
+    ] = None,
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="float16, bfloat16, float32 or float64.")
+    ] = "float32",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
+    ] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write a histogram PNG.")
+    ] = None,
 ) -> None:
     """Draw one weight tensor and compare its statistics with the formula."""
     with guarded():
@@ -224,14 +262,17 @@ def sample_command(
             try:
                 seed = int(seed)
             except ValueError:
-                raise BadInput(f"Invalid --seed {seed!r}: it must be a non-negative "
-                               "integer.") from None
+                raise BadInput(
+                    f"Invalid --seed {seed!r}: it must be a non-negative integer."
+                ) from None
         if seed < 0:
             raise BadInput(f"Invalid --seed {seed}: it must be a non-negative integer.")
-        summary = sample_summary(init, initlab.canonical_name(init), dims, layout, dtype,
-                                 seed)
-        drawn = initlab.deserialize({"class_name": summary["class_name"],
-                                     "config": summary["config"]})
+        summary = sample_summary(
+            init, initlab.canonical_name(init), dims, layout, dtype, seed
+        )
+        drawn = initlab.deserialize(
+            {"class_name": summary["class_name"], "config": summary["config"]}
+        )
     values = summary.pop("_values")
     if plot is not None:
         from initlab.plots import sample_histogram
@@ -243,18 +284,34 @@ def sample_command(
                 if _state["verbose"]:
                     raise
                 if isinstance(exc, ImportError):
-                    fail(f"--plot needs matplotlib ({exc}); install initlab[plot].",
-                         EXIT_RUNTIME)
-                fail(f"Cannot write the histogram to {str(plot)!r}: "
-                     f"{exc.strerror or exc}.", EXIT_RUNTIME)
+                    fail(
+                        f"--plot needs matplotlib ({exc}); install initlab[plot].",
+                        EXIT_RUNTIME,
+                    )
+                fail(
+                    f"Cannot write the histogram to {str(plot)!r}: "
+                    f"{exc.strerror or exc}.",
+                    EXIT_RUNTIME,
+                )
     if as_json:
         print(json.dumps(summary))
         return
-    table = Table(title=f"{summary['name']} {tuple(dims)} ({layout} layout, {summary['dtype']})")
+    table = Table(
+        title=f"{summary['name']} {tuple(dims)} ({layout} layout, {summary['dtype']})"
+    )
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    for key in ("fan_in", "fan_out", "expected_mean", "expected_std", "bounds", "mean",
-                "std", "min", "max"):
+    for key in (
+        "fan_in",
+        "fan_out",
+        "expected_mean",
+        "expected_std",
+        "bounds",
+        "mean",
+        "std",
+        "min",
+        "max",
+    ):
         value = summary[key]
         if isinstance(value, float):
             value = f"{value:.6g}"
@@ -303,13 +360,18 @@ def _study_table(cells: list[Any], title: str) -> Table:
     from initlab.study.report import ranked_rows
 
     header, rows = ranked_rows(cells, compact=True)
-    table = Table(title=title, box=box.SIMPLE_HEAD, collapse_padding=True,
-                  pad_edge=False, show_edge=False,
-                  caption="n: seeds in the statistics; div: diverged runs, excluded; "
-                  "± std: sample standard deviation over seeds (ddof=1), not the "
-                  "standard error; 95% CI: Student t interval of the mean; vs best: "
-                  "paired t-test on common seeds, Holm-corrected, p < 0.05. "
-                  "Undefined (n/a) below 2 seeds. More in report.html.")
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+        show_edge=False,
+        caption="n: seeds in the statistics; div: diverged runs, excluded; "
+        "± std: sample standard deviation over seeds (ddof=1), not the "
+        "standard error; 95% CI: Student t interval of the mean; vs best: "
+        "paired t-test on common seeds, Holm-corrected, p < 0.05. "
+        "Undefined (n/a) below 2 seeds. More in report.html.",
+    )
     for column in header:
         if column == "init":
             table.add_column(column, overflow="fold")
@@ -322,88 +384,200 @@ def _study_table(cells: list[Any], title: str) -> Table:
 
 #: The study flags that take text (checked by initlab.study.grid.parse_flag); a
 #: comma-separated list in a grid key's flag makes it a grid dimension.
-_STUDY_TEXT_FLAGS = ("dataset", "model", "inits", "seed", "epochs", "depth", "width",
-                     "activation", "optimizer", "lr", "momentum", "batch_size", "vary",
-                     "label_column", "labels")
+_STUDY_TEXT_FLAGS = (
+    "dataset",
+    "model",
+    "inits",
+    "seed",
+    "epochs",
+    "depth",
+    "width",
+    "activation",
+    "optimizer",
+    "lr",
+    "momentum",
+    "batch_size",
+    "vary",
+    "label_column",
+    "labels",
+)
 
 
 @app.command("study")
 def study_command(
-    spec_file: Annotated[Path | None, typer.Argument(
-        help="A spec file (TOML, or JSON) describing the study: its keys are the "
-        "flags' names (batch_size for --batch-size); flags override them.",
-        show_default=False)] = None,
-    dataset: Annotated[str | None, typer.Option(
-        help="digits, mnist1d, breast_cancer, wine, iris, or the path of a data file "
-        "(.npz with x and y, .csv, MNIST-format IDX). Default: digits.",
-        show_default=False)] = None,
-    model: Annotated[str | None, typer.Option(
-        help="mlp, cnn or lstm. Default: mlp.", show_default=False)] = None,
-    inits: Annotated[str | None, typer.Option(
-        help="Comma-separated initializer names or JSON configs, or the policies "
-        "keras, torch, lsuv. Default: the 15 catalog initializers.")] = None,
-    seeds: Annotated[int | None, typer.Option(
-        help="Seeds per init entry. Default: 10.", show_default=False)] = None,
-    seed: Annotated[str | None, typer.Option(
-        help="First run seed (runs use S..S+N-1), or 'random'. Default: 0.",
-        show_default=False)] = None,
-    epochs: Annotated[str | None, typer.Option(
-        help="Training epochs per run. Default: 20.", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Output folder. Default: runs/<dataset>-<model>-<spec hash>.")] = None,
-    depth: Annotated[str | None, typer.Option(
-        help="Hidden layers (mlp), convolution blocks (cnn) or LSTM layers. "
-        "Default: the model's (mlp 2, cnn 2, lstm 1).", show_default=False)] = None,
-    width: Annotated[str | None, typer.Option(
-        help="Units, filters or LSTM units per layer. Default: the model's "
-        "(mlp 64, cnn 32, lstm 64).", show_default=False)] = None,
-    activation: Annotated[str | None, typer.Option(
-        help="relu, tanh, sigmoid, selu, gelu or linear. Default: relu.",
-        show_default=False)] = None,
-    optimizer: Annotated[str | None, typer.Option(
-        help="sgd or adam. Default: adam.", show_default=False)] = None,
-    lr: Annotated[str | None, typer.Option(
-        help="Learning rate. Default: 0.003.", show_default=False)] = None,
-    momentum: Annotated[str | None, typer.Option(
-        help="SGD momentum (sgd only). Default: 0.", show_default=False)] = None,
-    batch_size: Annotated[str | None, typer.Option(
-        help="Examples per step. Default: 32.", show_default=False)] = None,
-    split_seed: Annotated[int | None, typer.Option(
-        help="Seed of the stratified 80/20 train/test split. Default: 0.",
-        show_default=False)] = None,
-    vary: Annotated[str | None, typer.Option(
-        help="What the seeds vary: init (the weights; the data order is fixed), "
-        "order (the data order; the weights are fixed) or both. Default: both.",
-        show_default=False)] = None,
-    label_column: Annotated[str | None, typer.Option(
-        help="The label column of a CSV dataset. Default: label.",
-        show_default=False)] = None,
-    labels: Annotated[str | None, typer.Option(
-        help="The labels file of an IDX dataset. Default: the one next to it.",
-        show_default=False)] = None,
-    replay: Annotated[str | None, typer.Option(
-        help="Re-run the run RUN_ID of the study in --from into --out, from its "
-        "recorded settings and seeds.", metavar="RUN_ID", show_default=False)] = None,
-    from_dir: Annotated[Path | None, typer.Option(
-        "--from", help="The study folder of --replay.", show_default=False)] = None,
-    workers: Annotated[int | None, typer.Option(
-        help="Training processes (or Ray tasks) at once. Default: the CPU count "
-        "(a small study trains in this process).", show_default=False)] = None,
-    batched: Annotated[bool, typer.Option(
-        "--batched", help="Train the seeds of each grid cell as one batched model "
-        "(torch.func.vmap): several times faster, equal to sequential runs within a "
-        "tolerance (docs/study.md).")] = False,
-    executor: Annotated[str, typer.Option(
-        help="Where runs train: local (this machine's processes) or ray.")] = "local",
-    address: Annotated[str | None, typer.Option(
-        help="With --executor ray: the cluster's address. Default: a local Ray "
-        "instance.", show_default=False)] = None,
-    threads: Annotated[int, typer.Option(
-        help="torch threads per run, pinned in every process that trains; results "
-        "are bitwise reproducible at a given count.")] = 1,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", help="For scripts: no progress bar, no table, no summary; "
-        "print nothing but errors.")
+    spec_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A spec file (TOML, or JSON) describing the study: its keys are the "
+            "flags' names (batch_size for --batch-size); flags override them.",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="digits, mnist1d, breast_cancer, wine, iris, or the path of a data "
+            "file (.npz with x and y, .csv, MNIST-format IDX). Default: digits.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="mlp, cnn or lstm. Default: mlp.", show_default=False),
+    ] = None,
+    inits: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated initializer names or JSON configs, or the policies "
+            "keras, torch, lsuv. Default: the 15 catalog initializers."
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(help="Seeds per init entry. Default: 10.", show_default=False),
+    ] = None,
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            help="First run seed (runs use S..S+N-1), or 'random'. Default: 0.",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        str | None,
+        typer.Option(help="Training epochs per run. Default: 20.", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder. Default: runs/<dataset>-<model>-<spec hash>."
+        ),
+    ] = None,
+    depth: Annotated[
+        str | None,
+        typer.Option(
+            help="Hidden layers (mlp), convolution blocks (cnn) or LSTM layers. "
+            "Default: the model's (mlp 2, cnn 2, lstm 1).",
+            show_default=False,
+        ),
+    ] = None,
+    width: Annotated[
+        str | None,
+        typer.Option(
+            help="Units, filters or LSTM units per layer. Default: the model's "
+            "(mlp 64, cnn 32, lstm 64).",
+            show_default=False,
+        ),
+    ] = None,
+    activation: Annotated[
+        str | None,
+        typer.Option(
+            help="relu, tanh, sigmoid, selu, gelu or linear. Default: relu.",
+            show_default=False,
+        ),
+    ] = None,
+    optimizer: Annotated[
+        str | None, typer.Option(help="sgd or adam. Default: adam.", show_default=False)
+    ] = None,
+    lr: Annotated[
+        str | None,
+        typer.Option(help="Learning rate. Default: 0.003.", show_default=False),
+    ] = None,
+    momentum: Annotated[
+        str | None,
+        typer.Option(help="SGD momentum (sgd only). Default: 0.", show_default=False),
+    ] = None,
+    batch_size: Annotated[
+        str | None,
+        typer.Option(help="Examples per step. Default: 32.", show_default=False),
+    ] = None,
+    split_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the stratified 80/20 train/test split. Default: 0.",
+            show_default=False,
+        ),
+    ] = None,
+    vary: Annotated[
+        str | None,
+        typer.Option(
+            help="What the seeds vary: init (the weights; the data order is fixed), "
+            "order (the data order; the weights are fixed) or both. Default: both.",
+            show_default=False,
+        ),
+    ] = None,
+    label_column: Annotated[
+        str | None,
+        typer.Option(
+            help="The label column of a CSV dataset. Default: label.",
+            show_default=False,
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="The labels file of an IDX dataset. Default: the one next to it.",
+            show_default=False,
+        ),
+    ] = None,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            help="Re-run the run RUN_ID of the study in --from into --out, from its "
+            "recorded settings and seeds.",
+            metavar="RUN_ID",
+            show_default=False,
+        ),
+    ] = None,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="The study folder of --replay.", show_default=False
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Training processes (or Ray tasks) at once. Default: the CPU count "
+            "(a small study trains in this process).",
+            show_default=False,
+        ),
+    ] = None,
+    batched: Annotated[
+        bool,
+        typer.Option(
+            "--batched",
+            help="Train the seeds of each grid cell as one batched model "
+            "(torch.func.vmap): several times faster, equal to sequential runs "
+            "within a tolerance (docs/study.md).",
+        ),
+    ] = False,
+    executor: Annotated[
+        str,
+        typer.Option(help="Where runs train: local (this machine's processes) or ray."),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster's address. Default: a local Ray "
+            "instance.",
+            show_default=False,
+        ),
+    ] = None,
+    threads: Annotated[
+        int,
+        typer.Option(
+            help="torch threads per run, pinned in every process that trains; results "
+            "are bitwise reproducible at a given count."
+        ),
+    ] = 1,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            help="For scripts: no progress bar, no table, no summary; "
+            "print nothing but errors.",
+        ),
     ] = False,
 ) -> None:
     """Train every init entry on every seed; rank the entries by test accuracy.
@@ -411,26 +585,50 @@ def study_command(
     Writes results.sqlite, summary.csv, report.md, curves.png and report.html into
     --out. Running the same command again skips the runs already done.
     """
-    flags = {"dataset": dataset, "model": model, "inits": inits, "seed": seed,
-             "epochs": epochs, "depth": depth, "width": width,
-             "activation": activation, "optimizer": optimizer, "lr": lr,
-             "momentum": momentum, "batch_size": batch_size, "vary": vary,
-             "label_column": label_column, "labels": labels, "seeds": seeds,
-             "split_seed": split_seed, "workers": workers}
+    flags = {
+        "dataset": dataset,
+        "model": model,
+        "inits": inits,
+        "seed": seed,
+        "epochs": epochs,
+        "depth": depth,
+        "width": width,
+        "activation": activation,
+        "optimizer": optimizer,
+        "lr": lr,
+        "momentum": momentum,
+        "batch_size": batch_size,
+        "vary": vary,
+        "label_column": label_column,
+        "labels": labels,
+        "seeds": seeds,
+        "split_seed": split_seed,
+        "workers": workers,
+    }
     if replay is not None or from_dir is not None:
         given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
-        given += [flag for flag, on in (("--batched", batched),
-                                        ("--executor", executor != "local"),
-                                        ("--address", address is not None),
-                                        ("--threads", threads != 1)) if on]
+        given += [
+            flag
+            for flag, on in (
+                ("--batched", batched),
+                ("--executor", executor != "local"),
+                ("--address", address is not None),
+                ("--threads", threads != 1),
+            )
+            if on
+        ]
         _replay(replay, from_dir, out, spec_file, given, quiet)
         return
     with guarded():
         spec, out, workers, quiet = _study_from(spec_file, flags, out, quiet)
         from initlab.study.runner import run_study, validate_study
 
-        execution = {"batched": batched, "executor": executor, "address": address,
-                     "threads": threads}
+        execution = {
+            "batched": batched,
+            "executor": executor,
+            "address": address,
+            "threads": threads,
+        }
         out_dir, n_workers = validate_study(spec, out, workers, **execution)
         run_study = functools.partial(run_study, **execution)
     seed_note = f"seed {spec.seed}" + (
@@ -444,21 +642,30 @@ def study_command(
             err_console.print(
                 f"study {_describe(spec)}: {len(spec.inits)} init entries x "
                 f"{spec.seeds} seeds = {len(spec.runs())} runs, "
-                f"{seed_note}, into {out_dir}", highlight=False)
+                f"{seed_note}, into {out_dir}",
+                highlight=False,
+            )
             outcome = _run_with_progress(spec, out_dir, n_workers, run_study)
     if not quiet:
-        title = (f"{_describe(spec, ' / ')}: final test accuracy "
-                 f"({_epochs_text(spec)} epochs, {spec.seeds} seeds)")
+        title = (
+            f"{_describe(spec, ' / ')}: final test accuracy "
+            f"({_epochs_text(spec)} epochs, {spec.seeds} seeds)"
+        )
         console.print(_study_table(outcome.cells, title))
         _print_spread(outcome.cells)
-        console.print(_study_summary_line(outcome, time.perf_counter() - started,
-                                          seed_note), highlight=False, soft_wrap=True)
+        console.print(
+            _study_summary_line(outcome, time.perf_counter() - started, seed_note),
+            highlight=False,
+            soft_wrap=True,
+        )
     for run_id, error in outcome.failures:
         err_console.print(f"[red]run {run_id} failed:[/red] {error}", highlight=False)
     if outcome.failures:
-        fail(f"{len(outcome.failures)} run(s) failed; their errors are in "
-             f"{out_dir / 'results.sqlite'}; run the command again to retry them.",
-             EXIT_RUNTIME)
+        fail(
+            f"{len(outcome.failures)} run(s) failed; their errors are in "
+            f"{out_dir / 'results.sqlite'}; run the command again to retry them.",
+            EXIT_RUNTIME,
+        )
 
 
 @contextlib.contextmanager
@@ -468,8 +675,11 @@ def _warnings_printed() -> Any:
     import warnings
 
     def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}",
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(str(message))}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     with warnings.catch_warnings():
         warnings.simplefilter("default")
@@ -477,8 +687,9 @@ def _warnings_printed() -> Any:
         yield
 
 
-def _study_from(spec_file: Path | None, flags: dict[str, Any], out: Path | None,
-                quiet: bool) -> tuple[Any, Path | None, int | None, bool]:
+def _study_from(
+    spec_file: Path | None, flags: dict[str, Any], out: Path | None, quiet: bool
+) -> tuple[Any, Path | None, int | None, bool]:
     """The study a spec file and flags describe (flags win), and the command's own
     settings: (a StudySpec, or a StudyGrid of several cells; out; workers; quiet)."""
     from initlab.study.grid import build_grid, check_value, parse_flag, read_spec_file
@@ -491,8 +702,11 @@ def _study_from(spec_file: Path | None, flags: dict[str, Any], out: Path | None,
     for key, given in flags.items():
         if given is None:
             continue
-        values[key] = (parse_flag(key, given) if key in _STUDY_TEXT_FLAGS
-                       else check_value(key, given))
+        values[key] = (
+            parse_flag(key, given)
+            if key in _STUDY_TEXT_FLAGS
+            else check_value(key, given)
+        )
         origins[key] = None
     if out is None and "out" in values:
         out = Path(values["out"])
@@ -506,8 +720,11 @@ def _study_from(spec_file: Path | None, flags: dict[str, Any], out: Path | None,
 def _describe(spec: Any, sep: str = "/") -> str:
     """``digits/cnn`` for one cell; the grid's dimensions for a grid."""
     if hasattr(spec, "describe"):
-        return spec.describe() if spec.dimensions else (
-            f"{spec.first.source.name}{sep}{spec.first.model}")
+        return (
+            spec.describe()
+            if spec.dimensions
+            else (f"{spec.first.source.name}{sep}{spec.first.model}")
+        )
     return f"{spec.source.name}{sep}{spec.model}"
 
 
@@ -516,20 +733,30 @@ def _epochs_text(spec: Any) -> str:
     return ",".join(map(str, values))
 
 
-def _replay(run_id: str | None, from_dir: Path | None, out: Path | None,
-            spec_file: Path | None, given: list[str], quiet: bool) -> None:
+def _replay(
+    run_id: str | None,
+    from_dir: Path | None,
+    out: Path | None,
+    spec_file: Path | None,
+    given: list[str],
+    quiet: bool,
+) -> None:
     """``initlab study --replay RUN_ID --from DIR --out NEWDIR``."""
     from initlab.study.replay import replay_run
 
     with guarded():
         if run_id is None or from_dir is None:
-            raise BadInput("--replay RUN_ID and --from DIR go together: give both "
-                           "(and --out NEWDIR).")
+            raise BadInput(
+                "--replay RUN_ID and --from DIR go together: give both "
+                "(and --out NEWDIR)."
+            )
         extra = given + ([str(spec_file)] if spec_file is not None else [])
         if extra:
-            raise BadInput(f"--replay takes its settings from the recorded run; "
-                           f"drop {', '.join(extra)}. Accepted with --replay: --from, "
-                           "--out, --quiet.")
+            raise BadInput(
+                f"--replay takes its settings from the recorded run; "
+                f"drop {', '.join(extra)}. Accepted with --replay: --from, "
+                "--out, --quiet."
+            )
     with guarded(EXIT_RUNTIME):
         outcome = _at_run_time("The replay", replay_run, from_dir, run_id, out)
     if not quiet:
@@ -546,9 +773,12 @@ def _print_spread(cells: list[Any]) -> None:
     if all((cell.settings.get("vary") or "both") == "both" for cell in cells):
         return
     header, rows = spread_table(cells)
-    table = Table(title="Spread of final test accuracy by source of randomness "
-                  "(std over seeds, ddof=1)", caption="init: only the initial weights "
-                  "vary; order: only the data order; both: both. See variance.csv.")
+    table = Table(
+        title="Spread of final test accuracy by source of randomness "
+        "(std over seeds, ddof=1)",
+        caption="init: only the initial weights "
+        "vary; order: only the data order; both: both. See variance.csv.",
+    )
     for column in header[: len(header) - 3 * len(SOURCES)]:
         table.add_column(column, overflow="fold")
     for source in SOURCES:
@@ -565,24 +795,31 @@ def _print_spread(cells: list[Any]) -> None:
 
 def _duration(seconds: float) -> str:
     seconds = round(seconds)
-    return (f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-            if seconds >= 60 else f"{seconds} s")
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 60
+        else f"{seconds} s"
+    )
 
 
 def _study_summary_line(outcome: Any, seconds: float, seed_note: str) -> str:
     """The one line printed after a study: what the folder holds, what was done."""
-    counts = ", ".join(f"{outcome.counts[status]} {status}"
-                       for status in ("finished", "diverged", "failed", "pending",
-                                      "running") if outcome.counts.get(status))
-    held = (f", {outcome.elsewhere} held by another process" if outcome.elsewhere
-            else "")
-    return (f"{outcome.total} runs ({counts or 'none done'}) in {_duration(seconds)}: "
-            f"trained {outcome.trained} run(s), skipped {outcome.skipped} already "
-            f"done{held}; {seed_note}. Results and report.html in {outcome.out}")
+    counts = ", ".join(
+        f"{outcome.counts[status]} {status}"
+        for status in ("finished", "diverged", "failed", "pending", "running")
+        if outcome.counts.get(status)
+    )
+    held = f", {outcome.elsewhere} held by another process" if outcome.elsewhere else ""
+    return (
+        f"{outcome.total} runs ({counts or 'none done'}) in {_duration(seconds)}: "
+        f"trained {outcome.trained} run(s), skipped {outcome.skipped} already "
+        f"done{held}; {seed_note}. Results and report.html in {outcome.out}"
+    )
 
 
-def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
-                       run_study: Any) -> Any:
+def _run_with_progress(
+    spec: StudySpec, out_dir: Path, workers: int, run_study: Any
+) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -592,9 +829,15 @@ def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("runs"), TimeElapsedColumn(), TextColumn("left"),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err_console) as bar:
         task = bar.add_task("training", total=None)
 
@@ -607,18 +850,26 @@ def _run_with_progress(spec: StudySpec, out_dir: Path, workers: int,
             if result.status in ("diverged", "failed"):
                 problems[result.status] = problems.get(result.status, 0) + 1
             note = ", ".join(f"{n} {status}" for status, n in sorted(problems.items()))
-            bar.update(task, completed=done,
-                       description=f"training ({note})" if note else "training")
+            bar.update(
+                task,
+                completed=done,
+                description=f"training ({note})" if note else "training",
+            )
 
         return run_study(spec, out_dir, workers=workers, progress=advance)
 
 
 @app.command("report")
 def report_command(
-    folder: Annotated[Path, typer.Argument(
-        help="A study folder (holding results.sqlite).", show_default=False)],
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", help="Print nothing but errors.")] = False,
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A study folder (holding results.sqlite).", show_default=False
+        ),
+    ],
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Print nothing but errors.")
+    ] = False,
 ) -> None:
     """Rebuild a study's report from its results.sqlite, without training.
 
@@ -630,26 +881,41 @@ def report_command(
     path = folder / RESULTS_FILE
     with guarded():
         if not path.is_file():
-            raise BadInput(f"No study in {str(folder)!r}: {RESULTS_FILE} is missing. "
-                           "Accepted: a folder written by initlab study.")
+            raise BadInput(
+                f"No study in {str(folder)!r}: {RESULTS_FILE} is missing. "
+                "Accepted: a folder written by initlab study."
+            )
         Store.check_file(path)
     with guarded(EXIT_RUNTIME), Store(path) as store:
         cells = write_report(store, folder)
     if not quiet:
         console.print(_study_table(cells, f"{folder}: final test accuracy"))
-        console.print(f"report rebuilt from {path}: {folder / 'report.html'}, "
-                      "report.md, summary.csv, curves.png", highlight=False)
+        console.print(
+            f"report rebuilt from {path}: {folder / 'report.html'}, "
+            "report.md, summary.csv, curves.png",
+            highlight=False,
+        )
 
 
 @app.command("best")
 def best_command(
-    folder: Annotated[Path, typer.Argument(
-        help="A study folder (holding results.sqlite).", show_default=False)],
-    out: Annotated[Path | None, typer.Option(
-        help="Where to write spec.toml, spec.json and initial_weights.safetensors. "
-        "Default: FOLDER/best.", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the result as one JSON object.")] = False,
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="A study folder (holding results.sqlite).", show_default=False
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write spec.toml, spec.json and initial_weights.safetensors. "
+            "Default: FOLDER/best.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON object.")
+    ] = False,
 ) -> None:
     """Name the best grid cell and run of a study; write that run's spec and
     initial weights so it can be started again (initlab study OUT/spec.toml)."""
@@ -662,9 +928,21 @@ def best_command(
         print(json.dumps(best.to_dict(), indent=2))
         return
     settings = best.cell_settings
-    shown = ", ".join(f"{key}={settings[key]}" for key in (
-        "depth", "width", "activation", "optimizer", "lr", "momentum", "batch_size",
-        "epochs", "vary") if key in settings)
+    shown = ", ".join(
+        f"{key}={settings[key]}"
+        for key in (
+            "depth",
+            "width",
+            "activation",
+            "optimizer",
+            "lr",
+            "momentum",
+            "batch_size",
+            "epochs",
+            "vary",
+        )
+        if key in settings
+    )
     run = best.run
     console.print(
         f"best cell: {settings['dataset']} / {settings['model']} / "
@@ -672,8 +950,10 @@ def best_command(
         f"best run: {run['run_id']} (seed {run['seed']}, final test accuracy "
         f"{run['test_acc']:.4f}, fingerprint {run['fingerprint']}).\n"
         f"wrote {', '.join(str(path) for path in best.files)}; train it again with: "
-        f"initlab study {best.files[0]} --out NEW_FOLDER", highlight=False,
-        soft_wrap=True)
+        f"initlab study {best.files[0]} --out NEW_FOLDER",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # ------------------------------------------------------------------------- diagnose
@@ -713,39 +993,63 @@ def _at_run_time(what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         finally:
             for warning in caught:
                 text = escape(str(warning.message))
-                err_console.print(f"[yellow]warning:[/yellow] {text}", highlight=False,
-                                  soft_wrap=True)
+                err_console.print(
+                    f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True
+                )
 
 
-def _model_flags(model: str | None, depth: int | None, width: int | None,
-                 activation: str | None, factory: str | None, batch: int | None,
-                 seed: int) -> dict[str, Any]:
+def _model_flags(
+    model: str | None,
+    depth: int | None,
+    width: int | None,
+    activation: str | None,
+    factory: str | None,
+    batch: int | None,
+    seed: int,
+) -> dict[str, Any]:
     """Check the model flags; return what they describe, defaults filled in."""
     from initlab import diagnostics
 
     if seed < 0:
         raise BadInput(f"Invalid --seed {seed}: it must be a non-negative integer.")
     if factory is not None:
-        given = [flag for flag, value in (("--model", model), ("--depth", depth),
-                 ("--width", width), ("--activation", activation), ("--batch", batch))
-                 if value is not None]
+        given = [
+            flag
+            for flag, value in (
+                ("--model", model),
+                ("--depth", depth),
+                ("--width", width),
+                ("--activation", activation),
+                ("--batch", batch),
+            )
+            if value is not None
+        ]
         if given:
-            raise BadInput(f"{', '.join(given)} cannot be combined with --factory, "
-                           "whose function returns the model and its batch.")
+            raise BadInput(
+                f"{', '.join(given)} cannot be combined with --factory, "
+                "whose function returns the model and its batch."
+            )
         diagnostics.load_factory(factory)  # fails early on a bad spec
         return {"factory": factory, "seed": seed}
     kind = model or "mlp"
     if kind not in diagnostics.MODELS:
-        raise BadInput(f"Unknown --model {kind!r}. "
-                       f"Accepted: {', '.join(diagnostics.MODELS)}.")
+        raise BadInput(
+            f"Unknown --model {kind!r}. Accepted: {', '.join(diagnostics.MODELS)}."
+        )
     if kind == "lstm" and activation is not None:
-        raise BadInput(f"--activation {activation} does not apply to --model lstm, "
-                       "whose gates are built in.")
+        raise BadInput(
+            f"--activation {activation} does not apply to --model lstm, "
+            "whose gates are built in."
+        )
     default_depth, default_width = diagnostics.DEFAULT_SIZES[kind]
-    return {"model": kind, "depth": default_depth if depth is None else depth,
-            "width": default_width if width is None else width,
-            "activation": activation or (None if kind == "lstm" else "relu"),
-            "seed": seed, "batch": 512 if batch is None else batch}
+    return {
+        "model": kind,
+        "depth": default_depth if depth is None else depth,
+        "width": default_width if width is None else width,
+        "activation": activation or (None if kind == "lstm" else "relu"),
+        "seed": seed,
+        "batch": 512 if batch is None else batch,
+    }
 
 
 def _build(described: dict[str, Any], entry: Any) -> tuple[Any, Any]:
@@ -755,29 +1059,46 @@ def _build(described: dict[str, Any], entry: Any) -> tuple[Any, Any]:
 
     if "factory" in described:
         function = diagnostics.load_factory(described["factory"])
-        module, example = _at_run_time(f"The factory {described['factory']}",
-                                       diagnostics.call_factory, function,
-                                       described["factory"])
+        module, example = _at_run_time(
+            f"The factory {described['factory']}",
+            diagnostics.call_factory,
+            function,
+            described["factory"],
+        )
         if entry is not None:
             described["init"] = diagnostics.resolve_init(entry)[0]
-            _at_run_time("Initializing the model", diagnostics.apply_init, module,
-                         entry, described["seed"], example)
+            _at_run_time(
+                "Initializing the model",
+                diagnostics.apply_init,
+                module,
+                entry,
+                described["seed"],
+                example,
+            )
         return module, example
     entry = "glorot_uniform" if entry is None else entry
     described["init"] = diagnostics.resolve_init(entry)[0]
     return _at_run_time(
-        "Building the model", diagnostics.build_case, described["model"],
-        depth=described["depth"], width=described["width"],
-        activation=described["activation"], init=entry, seed=described["seed"],
-        batch_size=described["batch"])
+        "Building the model",
+        diagnostics.build_case,
+        described["model"],
+        depth=described["depth"],
+        width=described["width"],
+        activation=described["activation"],
+        init=entry,
+        seed=described["seed"],
+        batch_size=described["batch"],
+    )
 
 
 def _model_name(described: dict[str, Any]) -> str:
     if "factory" in described:
         return described["factory"]
     activation = f" {described['activation']}" if described["activation"] else ""
-    return (f"{described['model']} depth {described['depth']} width "
-            f"{described['width']}{activation}")
+    return (
+        f"{described['model']} depth {described['depth']} width "
+        f"{described['width']}{activation}"
+    )
 
 
 def _write_plot(draw: Any, target: Any, path: Path, title: str) -> None:
@@ -787,10 +1108,13 @@ def _write_plot(draw: Any, target: Any, path: Path, title: str) -> None:
         if _state["verbose"]:
             raise
         if isinstance(exc, ImportError):
-            fail(f"--plot needs matplotlib ({exc}); install initlab[plot].",
-                 EXIT_RUNTIME)
-        fail(f"Cannot write the plot to {str(path)!r}: {exc.strerror or exc}.",
-             EXIT_RUNTIME)
+            fail(
+                f"--plot needs matplotlib ({exc}); install initlab[plot].", EXIT_RUNTIME
+            )
+        fail(
+            f"Cannot write the plot to {str(path)!r}: {exc.strerror or exc}.",
+            EXIT_RUNTIME,
+        )
 
 
 def _print_wide(renderable: Any, table: Table | None = None) -> None:
@@ -807,19 +1131,35 @@ def _print_wide(renderable: Any, table: Table | None = None) -> None:
         Console(width=needed).print(renderable)
 
 
-_Model = Annotated[str | None, typer.Option(
-    "--model", help="Built-in model: mlp, cnn or lstm. Default: mlp.")]
-_Depth = Annotated[int | None, typer.Option(
-    "--depth", help="Layers. Default: 50 (mlp), 20 (cnn), 10 (lstm).")]
-_Width = Annotated[int | None, typer.Option(
-    "--width", help="Units or channels per layer. "
-    "Default: 256 (mlp), 32 (cnn), 64 (lstm).")]
-_Activation = Annotated[str | None, typer.Option(
-    "--activation", help="relu, tanh, sigmoid, selu, gelu or linear (mlp and cnn). "
-    "Default: relu.")]
-_Factory = Annotated[str | None, typer.Option(
-    "--factory", help="Your model instead: package.module:function, returning "
-    "(model, batch).")]
+_Model = Annotated[
+    str | None,
+    typer.Option("--model", help="Built-in model: mlp, cnn or lstm. Default: mlp."),
+]
+_Depth = Annotated[
+    int | None,
+    typer.Option("--depth", help="Layers. Default: 50 (mlp), 20 (cnn), 10 (lstm)."),
+]
+_Width = Annotated[
+    int | None,
+    typer.Option(
+        "--width",
+        help="Units or channels per layer. Default: 256 (mlp), 32 (cnn), 64 (lstm).",
+    ),
+]
+_Activation = Annotated[
+    str | None,
+    typer.Option(
+        "--activation",
+        help="relu, tanh, sigmoid, selu, gelu or linear (mlp and cnn). Default: relu.",
+    ),
+]
+_Factory = Annotated[
+    str | None,
+    typer.Option(
+        "--factory",
+        help="Your model instead: package.module:function, returning (model, batch).",
+    ),
+]
 
 
 @app.command("diagnose")
@@ -828,28 +1168,52 @@ def diagnose_command(
     depth: _Depth = None,
     width: _Width = None,
     activation: _Activation = None,
-    init: Annotated[str | None, typer.Option(
-        "--init", help="Initializer name or JSON config, or keras, torch, lsuv. "
-        "Default: glorot_uniform for a built-in model; a --factory model is left as "
-        "built.")] = None,
-    factory: _Factory = None,
-    batch: Annotated[int | None, typer.Option(
-        "--batch", help="Standard-normal inputs in the batch of a built-in model. "
-        "Default: 512.")] = None,
-    seed: Annotated[int, typer.Option(
-        "--seed", help="Seed of the weights and of the batch.")] = 0,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object.")] = False,
-    plot: Annotated[Path | None, typer.Option(
-        "--plot", help="Write a PNG of activation and gradient std against depth "
-        "(with --depth-sweep, one line per initializer; default depth-sweep.png).")
+    init: Annotated[
+        str | None,
+        typer.Option(
+            "--init",
+            help="Initializer name or JSON config, or keras, torch, lsuv. "
+            "Default: glorot_uniform for a built-in model; a --factory model is "
+            "left as built.",
+        ),
     ] = None,
-    depth_sweep: Annotated[bool, typer.Option(
-        "--depth-sweep", help="Compare the --inits initializers on one network.")
+    factory: _Factory = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch",
+            help="Standard-normal inputs in the batch of a built-in model. "
+            "Default: 512.",
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the weights and of the batch.")
+    ] = 0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
     ] = False,
-    inits: Annotated[str | None, typer.Option(
-        "--inits", help="With --depth-sweep: comma-separated names or JSON configs, "
-        f"or keras, torch, lsuv. Default: {SWEEP_INITS}.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write a PNG of activation and gradient std against depth "
+            "(with --depth-sweep, one line per initializer; default depth-sweep.png).",
+        ),
+    ] = None,
+    depth_sweep: Annotated[
+        bool,
+        typer.Option(
+            "--depth-sweep", help="Compare the --inits initializers on one network."
+        ),
+    ] = False,
+    inits: Annotated[
+        str | None,
+        typer.Option(
+            "--inits",
+            help="With --depth-sweep: comma-separated names or JSON configs, "
+            f"or keras, torch, lsuv. Default: {SWEEP_INITS}.",
+        ),
+    ] = None,
 ) -> None:
     """Show, layer by layer, how the signal and its gradient travel through a model.
 
@@ -861,24 +1225,38 @@ def diagnose_command(
 
     with guarded():
         if inits is not None and not depth_sweep:
-            raise BadInput("--inits needs --depth-sweep; diagnose one initializer "
-                           "with --init.")
+            raise BadInput(
+                "--inits needs --depth-sweep; diagnose one initializer with --init."
+            )
         if depth_sweep and init is not None:
-            raise BadInput("--depth-sweep compares the --inits entries; --init cannot "
-                           "be combined with it.")
+            raise BadInput(
+                "--depth-sweep compares the --inits entries; --init cannot "
+                "be combined with it."
+            )
         described = _model_flags(model, depth, width, activation, factory, batch, seed)
         entry = None if init is None else _init_entry(init)
-        entries = [_init_entry(entry) for entry in
-                   diagnostics.split_inits(inits or SWEEP_INITS)] if depth_sweep else []
+        entries = (
+            [
+                _init_entry(entry)
+                for entry in diagnostics.split_inits(inits or SWEEP_INITS)
+            ]
+            if depth_sweep
+            else []
+        )
     if depth_sweep:
         _depth_sweep(entries, described, as_json, plot or Path("depth-sweep.png"))
         return
     module, example = _build(described, entry)
-    report = _at_run_time("The forward/backward pass", diagnostics.diagnose, module,
-                          example)
+    report = _at_run_time(
+        "The forward/backward pass", diagnostics.diagnose, module, example
+    )
     if plot is not None:
-        _write_plot(diagnostics.plot_diagnosis, report, plot,
-                    f"{_model_name(described)}, {described.get('init') or 'as built'}")
+        _write_plot(
+            diagnostics.plot_diagnosis,
+            report,
+            plot,
+            f"{_model_name(described)}, {described.get('init') or 'as built'}",
+        )
     if as_json:
         print(json.dumps({**report.to_dict(), "model": described}))
         return
@@ -887,38 +1265,65 @@ def diagnose_command(
         console.print(f"plot written to {plot}", highlight=False)
 
 
-def _depth_sweep(entries: list[Any], described: dict[str, Any], as_json: bool,
-                 plot: Path) -> None:
+def _depth_sweep(
+    entries: list[Any], described: dict[str, Any], as_json: bool, plot: Path
+) -> None:
     from initlab import diagnostics
 
     if "factory" in described:
         options: dict[str, Any] = {
-            "factory": diagnostics.load_factory(described["factory"])}
+            "factory": diagnostics.load_factory(described["factory"])
+        }
     else:
         options = {key: described[key] for key in ("depth", "width", "activation")}
         options.update(kind=described["model"], batch_size=described["batch"])
-    lines = _at_run_time("The depth sweep", diagnostics.depth_sweep, entries,
-                         seed=described["seed"], **options)
+    lines = _at_run_time(
+        "The depth sweep",
+        diagnostics.depth_sweep,
+        entries,
+        seed=described["seed"],
+        **options,
+    )
     title = f"activation std against depth: {_model_name(described)}"
     _write_plot(diagnostics.plot_depth_sweep, lines, plot, title)
     if as_json:
-        print(json.dumps({"model": described, "plot": str(plot),
-                          "inits": [line.to_dict() for line in lines]}))
+        print(
+            json.dumps(
+                {
+                    "model": described,
+                    "plot": str(plot),
+                    "inits": [line.to_dict() for line in lines],
+                }
+            )
+        )
         return
     from rich import box
 
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("init", "verdict", "first bad layer", "first act std",
-                   "last act std", "last / first"):
-        table.add_column(column, no_wrap=True,
-                         justify="right" if "std" in column or "/" in column
-                         else "left")
+    for column in (
+        "init",
+        "verdict",
+        "first bad layer",
+        "first act std",
+        "last act std",
+        "last / first",
+    ):
+        table.add_column(
+            column,
+            no_wrap=True,
+            justify="right" if "std" in column or "/" in column else "left",
+        )
     for line in lines:
         row = line.to_dict()
         ratio = row["last_over_first"]
-        table.add_row(line.init, row["verdict"], row["first_bad_layer"] or "-",
-                      f"{line.activation_std[0]:.3g}", f"{line.activation_std[-1]:.3g}",
-                      "-" if ratio is None else f"{float(ratio):.3g}")
+        table.add_row(
+            line.init,
+            row["verdict"],
+            row["first_bad_layer"] or "-",
+            f"{line.activation_std[0]:.3g}",
+            f"{line.activation_std[-1]:.3g}",
+            "-" if ratio is None else f"{float(ratio):.3g}",
+        )
     _print_wide(table, table)
     console.print(f"plot written to {plot}", highlight=False)
 
@@ -933,8 +1338,9 @@ def recommend_command(
     width: _Width = None,
     activation: _Activation = None,
     factory: _Factory = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
+    ] = False,
 ) -> None:
     """Recommend an initializer for every weight matrix of a model.
 
@@ -949,12 +1355,18 @@ def recommend_command(
         module, example = _build(described, None)
         described = {"factory": described["factory"]}
     else:
-        module = _at_run_time("Building the model", diagnostics.build_model,
-                              described["model"], described["depth"],
-                              described["width"], described["activation"])
+        module = _at_run_time(
+            "Building the model",
+            diagnostics.build_model,
+            described["model"],
+            described["depth"],
+            described["width"],
+            described["activation"],
+        )
         example = None
-        described = {key: described[key] for key in ("model", "depth", "width",
-                                                     "activation")}
+        described = {
+            key: described[key] for key in ("model", "depth", "width", "activation")
+        }
     rows = _at_run_time("Tracing the model", diagnostics.recommend, module, example)
     if as_json:
         print(json.dumps({"model": described, "layers": rows.to_dicts()}))
@@ -985,27 +1397,49 @@ def search_command(
     problem: Annotated[
         str, typer.Option("--problem", help="xor, spirals or digits.")
     ] = "xor",
-    methods: Annotated[str, typer.Option(
-        "--methods", help="Comma-separated: gd, sgd, annealing, genetic.")
+    methods: Annotated[
+        str,
+        typer.Option("--methods", help="Comma-separated: gd, sgd, annealing, genetic."),
     ] = "gd,sgd,annealing,genetic",
-    seeds: Annotated[str, typer.Option(
-        "--seeds", help="Number of run seeds.", metavar="INTEGER")] = "50",
-    init: Annotated[str, typer.Option(
-        "--init", help="Initializer of the kernels: a name or a config as JSON.")
+    seeds: Annotated[
+        str, typer.Option("--seeds", help="Number of run seeds.", metavar="INTEGER")
+    ] = "50",
+    init: Annotated[
+        str,
+        typer.Option(
+            "--init", help="Initializer of the kernels: a name or a config as JSON."
+        ),
     ] = "glorot_uniform",
-    restarts: Annotated[str | None, typer.Option(
-        "--restarts", metavar="INTEGER",
-        help="Split the budget into K independent attempts. Default: the "
-        "problem's (10 for xor).")] = None,
-    budget: Annotated[str | None, typer.Option(
-        "--budget", metavar="INTEGER",
-        help="Loss evaluations per run, the same for every method. Default: the "
-        "problem's (2000 for xor).")] = None,
-    seed: Annotated[str, typer.Option(
-        "--seed", help="First run seed.", metavar="INTEGER")] = "0",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Write search.json, search.md and two PNG plots here.")] = None,
+    restarts: Annotated[
+        str | None,
+        typer.Option(
+            "--restarts",
+            metavar="INTEGER",
+            help="Split the budget into K independent attempts. Default: the "
+            "problem's (10 for xor).",
+        ),
+    ] = None,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            "--budget",
+            metavar="INTEGER",
+            help="Loss evaluations per run, the same for every method. Default: the "
+            "problem's (2000 for xor).",
+        ),
+    ] = None,
+    seed: Annotated[
+        str, typer.Option("--seed", help="First run seed.", metavar="INTEGER")
+    ] = "0",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write search.json, search.md and two PNG plots here."
+        ),
+    ] = None,
 ) -> None:
     """Train a small network with gradient descent, SGD, simulated annealing and a
     genetic algorithm from the same starts, over many seeds, under one budget."""
@@ -1014,7 +1448,9 @@ def search_command(
 
     with guarded():
         result = search(
-            problem, methods, _search_int(seeds, "--seeds", 1),
+            problem,
+            methods,
+            _search_int(seeds, "--seeds", 1),
             init=parse_initializer(init),
             restarts=_search_int(restarts, "--restarts", 1),
             budget=_search_int(budget, "--budget", 1),
@@ -1029,8 +1465,9 @@ def search_command(
         return
     from rich.markup import escape
 
-    table = Table(title=f"initlab search: {result.problem.name}",
-                  caption=escape(describe(result)))
+    table = Table(
+        title=f"initlab search: {result.problem.name}", caption=escape(describe(result))
+    )
     for column in TABLE_COLUMNS:
         table.add_column(column)
     for row in table_rows(result):
@@ -1048,7 +1485,7 @@ def _received(exc: click_errors.BadParameter, args: list[str]) -> str:
             if arg == name and index + 1 < len(args):
                 return f" (received {args[index + 1]!r})"
             if arg.startswith(name + "="):
-                return f" (received {arg[len(name) + 1:]!r})"
+                return f" (received {arg[len(name) + 1 :]!r})"
     return ""
 
 
@@ -1070,8 +1507,12 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     except click_errors.MissingParameter as exc:
         hint = f" See '{exc.ctx.command_path} --help'." if exc.ctx else ""
-        err_console.print(f"error: {exc.format_message()}{hint}", markup=False,
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"error: {exc.format_message()}{hint}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(EXIT_BAD_INPUT)
     except click_errors.BadParameter as exc:
         hint = f" See 'initlab {exc.ctx.info_name} --help'." if exc.ctx else ""
@@ -1080,13 +1521,16 @@ def main(args: list[str] | None = None) -> None:
         err_console.print(
             f"error: Invalid value for {where}{_received(exc, args)}: "
             f"{exc.message}.{hint}",
-            markup=False, highlight=False, soft_wrap=True,
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(EXIT_BAD_INPUT)
     except click_errors.UsageError as exc:
         hint = f" See '{exc.ctx.command_path} --help'." if exc.ctx else ""
-        err_console.print(f"error: {exc.message}{hint}", markup=False,
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"error: {exc.message}{hint}", markup=False, highlight=False, soft_wrap=True
+        )
         sys.exit(EXIT_BAD_INPUT)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -24,16 +24,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 from _parity_cases import (
     KERAS_NUMPY2_WARNING,
     import_keras,
     keras_constants,
     std_standard_error,
 )
-
-import torch
-from initlab.torch import initialize
 from torch import nn
+
+from initlab.torch import initialize
 
 keras = import_keras()
 from keras import layers  # noqa: E402
