@@ -87,3 +87,10 @@ def test_usage_errors_are_one_sentence_with_exit_code_2(args, expected):
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr and "╭" not in result.stderr
+
+
+def test_verbose_adds_the_traceback_and_keeps_exit_code_2():
+    result = _cli(["--verbose", "sample", "he_normall", "--shape", "2"],
+                  dict(os.environ))
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr and "he_normal" in result.stderr

@@ -70,8 +70,10 @@ def guarded(code: int = EXIT_BAD_INPUT):
             if exc is None or isinstance(exc, (typer.Exit, KeyboardInterrupt)):
                 return False
             if isinstance(exc, (BadInput, ValueError, TypeError, KeyError)):
-                if _state["verbose"]:
-                    return False
+                if _state["verbose"]:  # the traceback, then the same exit code
+                    import traceback
+
+                    traceback.print_exception(kind, exc, tb, file=sys.stderr)
                 message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
                 fail(str(message), code)
             return False
@@ -162,7 +164,7 @@ def list_command(
         return
     table = Table(title="initlab catalog")
     for column in ("name", "class_name", "aliases", "formula"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut a name short
     for entry in entries:
         table.add_row(
             entry["name"] + ("" if entry["keras"] else " *"),
@@ -372,9 +374,13 @@ def _study_table(cells: list[Any], title: str) -> Table:
         "paired t-test on common seeds, Holm-corrected, p < 0.05. "
         "Undefined (n/a) below 2 seeds. More in report.html.",
     )
-    for column in header:
-        if column == "init":
-            table.add_column(column, overflow="fold")
+    # The init names must stay readable however narrow the terminal: they get the
+    # width they need (folding only past 28 characters); other columns give way.
+    position = header.index("init") if "init" in header else -1
+    widest = max((len(str(row[position])) for row in rows), default=4)
+    for index, column in enumerate(header):
+        if index == position:
+            table.add_column(column, overflow="fold", min_width=min(widest, 28))
         else:
             table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
@@ -1528,8 +1534,9 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     except click_errors.UsageError as exc:
         hint = f" See '{exc.ctx.command_path} --help'." if exc.ctx else ""
+        message = exc.message.rstrip(".") + "."
         err_console.print(
-            f"error: {exc.message}{hint}", markup=False, highlight=False, soft_wrap=True
+            f"error: {message}{hint}", markup=False, highlight=False, soft_wrap=True
         )
         sys.exit(EXIT_BAD_INPUT)
     except typer.Exit as exc:
