@@ -371,7 +371,8 @@ def _study_table(cells: list[Any], title: str) -> Table:
         caption="n: seeds in the statistics; div: diverged runs, excluded; "
         "± std: sample standard deviation over seeds (ddof=1), not the "
         "standard error; 95% CI: Student t interval of the mean; vs best: "
-        "paired t-test on common seeds, Holm-corrected, p < 0.05. "
+        "paired t-test on common seeds, Holm-corrected, p < 0.05 (n.s.: "
+        "indistinguishable). "
         "Undefined (n/a) below 2 seeds. More in report.html.",
     )
     # The init names must stay readable however narrow the terminal: they get the

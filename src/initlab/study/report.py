@@ -344,8 +344,10 @@ def ranked_rows(cells: Sequence[Cell], *,
                  *(str(cell.settings[k]) for k in extra), str(cell.n),
                  str(cell.n_diverged)]
         if compact:
+            # "n.s." (not significant) keeps the column narrow enough for 80 columns.
+            short = "n.s." if label == "indistinguishable" else label
             rows.append([*first, _fixed(cell.mean), interval_text(stats),
-                         "n/a" if cell.std is None else _fixed(cell.std), label])
+                         "n/a" if cell.std is None else _fixed(cell.std), short])
         else:
             rows.append([*first, _accuracy(cell), interval_text(stats),
                          _fixed(stats.se), _fixed(stats.median), _fixed(cell.min),
