@@ -353,3 +353,18 @@ def test_a_rule_that_matches_nothing_is_warned_about():
     with pytest.warns(initlab.torch.UnmatchedRuleWarning, match=r"\*\.weight"):
         initialize(layer, {"*.weight": "zeros", "weight": "ones"}, seed=0)
     assert torch.all(layer.weight == 1)
+
+
+@pytest.mark.parametrize("policy", ["keras", "torch", "he_normal"])
+def test_embedding_padding_row_is_zero_under_every_policy(policy):
+    emb = nn.Embedding(10, 4, padding_idx=2)
+    initialize(emb, policy, seed=0)
+    assert torch.all(emb.weight[2] == 0) and torch.count_nonzero(emb.weight[3]) == 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_bounds_hold_compared_in_the_parameter_dtype(dtype):
+    layer = nn.Linear(300, 200).to(dtype)
+    initialize(layer, "keras", seed=0)
+    limit = torch.tensor(math.sqrt(6 / 500), dtype=torch.float64).to(dtype)
+    assert torch.all(layer.weight.abs() <= limit)

@@ -451,10 +451,12 @@ def _apply(
         values[slot.forget_slice] = 1.0
         note = "unit forget bias: forget-gate slice of bias_ih + bias_hh is 1"
     if (
-        choice.torch_fans
+        slot.role == _slots.EMBEDDING
         and isinstance(module, nn.Embedding)
         and module.padding_idx is not None
     ):
+        # The padding row never gets a gradient: whatever it starts with, it keeps.
+        # PyTorch zeroes it, and so does every policy here.
         values = values if in_place else values.copy()
         values[module.padding_idx] = 0.0
         note = f"padding_idx row {module.padding_idx} zeroed"
