@@ -218,6 +218,7 @@ def sample_summary(
         "max": None if empty else float(wide.max()),
         "stream_version": initlab.STREAM_VERSION,
         "_values": wide,
+        "_init": init,  # the initializer that drew them, seed applied
     }
 
 
@@ -272,10 +273,7 @@ def sample_command(
         summary = sample_summary(
             init, initlab.canonical_name(init), dims, layout, dtype, seed
         )
-        drawn = initlab.deserialize(
-            {"class_name": summary["class_name"], "config": summary["config"]}
-        )
-    values = summary.pop("_values")
+    values, drawn = summary.pop("_values"), summary.pop("_init")
     if plot is not None:
         from initlab.plots import sample_histogram
 
