@@ -6,12 +6,40 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
+# ------------------------------------------------- one thread per numeric library
+
+import contextlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module on one torch and one BLAS thread.
+
+    The numbers tested do not depend on the thread count; on a busy 2-core machine
+    two spinning threads per library make these tests several times slower. Use it
+    with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with limits:
+        yield
+    torch.set_num_threads(before)
+
+
 # ------------------------------------------------------------ report in a browser
 
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
 
 #: Debian's chromium and chromium-driver (.ci/run installs them). Nothing may
 #: download a browser or a driver: the paths are given explicitly.

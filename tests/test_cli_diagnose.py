@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from initlab.cli import app
@@ -20,20 +18,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch and one BLAS thread: same numbers, much faster on a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        limits = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(1)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with limits:
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def invoke(*args: str):

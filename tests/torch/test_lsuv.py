@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
 from types import SimpleNamespace
 
@@ -26,20 +25,7 @@ from initlab.torch import (
 TARGETS = (nn.Linear, nn.modules.conv._ConvNd)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch and one BLAS thread: same numbers, much faster on a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        limits = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(1)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with limits:
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def output_variances(model, batch):
